@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * `make run_tests`: every kselftest/**\/*_test.ts program, nested as KTAP v1,
+ * ending with the plain `N passed, N failed, N skipped` line. See run_lib.ts.
+ */
+import { runnerMain } from './run_lib';
+
+runnerMain(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, defaultRoot: __dirname }).then(
+  r => process.stdout.write('', () => process.exit(r.exitCode)),
+  (e: unknown) => {
+    process.stderr.write(`run.ts: ${String(e instanceof Error ? e.stack : e)}\n`);
+    process.exit(1);
+  },
+);
