@@ -154,7 +154,7 @@ export class Fixture<Ctx, Self, V> {
   }
 
   /** TEST_F / TEST_F_TIMEOUT */
-  test(name: string, fn: (t: T<Ctx>, self: Self, variant: V) => void | Promise<void>, opts: TestOptions = {}): this {
+  test(name: string, fn: (t: T<Ctx>, self: Self, variant: V) => unknown, opts: TestOptions = {}): this {
     checkName('test', name, this.decl.tests.map(t => t.name));
     this.decl.tests.push({ name, fn: fn as unknown as AnyFn, timeout: opts.timeout });
     return this;
@@ -185,7 +185,7 @@ export class Harness<Ctx = object> {
   }
 
   /** FIXTURE + FIXTURE_SETUP + FIXTURE_TEARDOWN */
-  fixture<Self = undefined, V = undefined>(name: string, def: FixtureDef<Ctx, Self, V> = {}): Fixture<Ctx, Self, V> {
+  fixture<Self = undefined, V = unknown>(name: string, def: FixtureDef<Ctx, Self, V> = {}): Fixture<Ctx, Self, V> {
     checkName('fixture', name, this.fixtures.map(f => f.name));
     const decl: FixtureDecl = { name, def: def as FixtureDef<unknown, unknown, unknown>, variants: [], tests: [] };
     this.fixtures.push(decl);
@@ -193,7 +193,7 @@ export class Harness<Ctx = object> {
   }
 
   /** TEST: a test of the `global` fixture. */
-  test(name: string, fn: (t: T<Ctx>) => void | Promise<void>, opts: TestOptions = {}): this {
+  test(name: string, fn: (t: T<Ctx>) => unknown, opts: TestOptions = {}): this {
     const global = this.fixtures[0] as FixtureDecl;
     checkName('test', name, global.tests.map(t => t.name));
     global.tests.push({ name, fn: fn as unknown as AnyFn, timeout: opts.timeout });
@@ -420,6 +420,7 @@ async function runTest(run: RunEnv, c: Case, out: Output): Promise<number> {
     if (md.exitCode !== KSFT_PASS || md.aborted || ending !== 'normal') return;
     const fn = c.test.fn as unknown as (t: unknown, self: unknown, v: unknown) => unknown;
     await attempt(() => fn(t, self, c.variant.data));
+    if (md.aborted) ending = 'assert';
     if (def.teardown && !md.finished) {
       const teardown = def.teardown.bind(def);
       await attempt(() => teardown(t as never, self, c.variant.data));
@@ -434,6 +435,7 @@ async function runTest(run: RunEnv, c: Case, out: Output): Promise<number> {
   const outcome = await Promise.race([body().then(() => 'done' as const, (e: unknown) => (exception(e), 'done' as const)), timeout]);
   clearTimeout(timer);
   if (outcome === 'timeout') ending = 'timeout';
+  else if (md.aborted && ending === 'normal') ending = 'assert';
   md.finished = true;
 
   if (suiteCtx && run.context?.destroy) {
