@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
+export * from './ioctl';
+export * from './vfio';
+export * from './iommufd';
