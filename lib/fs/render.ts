@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * Materializes a desired SysTree into a memfs volume and keeps it in step: after every model
+ * change the renderer adds, updates and removes exactly what differs. memfs stays a dumb store;
+ * writes through `machine.fs` to an attribute reach its `store` through a per-inode hook.
+ */
+import type { Volume } from 'memfs';
+import { constants } from 'node:fs';
+import { KernelError, isKernelError } from '../errno';
+import type { Attribute, SysNode, SysTree } from '../sysfs/attribute';
+import { makedev } from './chardev';
+import { toNodeFsError } from './node_errors';
+
+interface MemfsNode {
+  mode: number;
+  rdev: number;
+  uid: number;
+  gid: number;
+  getBuffer(): Buffer;
+  setBuffer(b: Buffer): void;
+  write(buf: Buffer, off?: number, len?: number, pos?: number): number;
+  truncate(len?: number): void;
+}
+
+interface Rendered {
+  readonly kind: SysNode['kind'];
+  readonly sig: string;
+}
+
+/** Calls the attribute's store for a write through memfs; returns bytes consumed. */
+export type StoreHook = (path: string, attr: Attribute, data: Uint8Array, pos: number) => number;
+
+export const attrContent = (a: Attribute): Buffer => {
+  const v = a.show();
+  return typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+};
+
+const depth = (p: string) => p.split('/').length;
+
+export class MemfsRenderer {
+  private current = new Map<string, Rendered>();
+  private desired: SysTree = new Map();
+
+  constructor(
+    private readonly vol: Volume,
+    private readonly storeHook: StoreHook,
+  ) {}
+
+  /** The node the tree currently puts at `path` (after resolving nothing). */
+  lookup(path: string): SysNode | undefined {
+    return this.desired.get(path);
+  }
+
+  private node(path: string): MemfsNode {
+    // memfs keeps inodes behind its Superblock; the renderer is the one place that reaches them.
+    const core = (this.vol as unknown as { _core: { getLinkOrThrow(p: string): { getNode(): MemfsNode } } })._core;
+    return core.getLinkOrThrow(path).getNode();
+  }
+
+  apply(tree: SysTree): void {
+    this.desired = tree;
+    const sigOf = (p: string, n: SysNode): string => {
+      switch (n.kind) {
+        case 'dir':
+          return 'dir';
+        case 'link':
+          return `link:${n.target}`;
+        case 'chardev':
+          return `chr:${n.mode}:${n.major}:${n.minor}:${n.uid ?? 0}:${n.gid ?? 0}`;
+        case 'file':
+          return `file:${p}`;
+      }
+    };
+    // Remove what is gone or changed kind/target, deepest first.
+    const stale = [...this.current.entries()]
+      .filter(([p, r]) => {
+        const want = tree.get(p);
+        return !want || want.kind !== r.kind || (r.kind !== 'file' && sigOf(p, want) !== r.sig);
+      })
+      .map(([p]) => p)
+      .sort((a, b) => depth(b) - depth(a));
+    for (const p of stale) {
+      const r = this.current.get(p)!;
+      try {
+        if (r.kind === 'dir') this.vol.rmSync(p, { recursive: true, force: true });
+        else this.vol.unlinkSync(p);
+      } catch {
+        // Already gone with a removed parent directory.
+      }
+      this.current.delete(p);
+    }
+    for (const p of [...this.current.keys()]) if (!this.vol.existsSync(p) && this.current.get(p)!.kind !== 'link') this.current.delete(p);
+
+    const paths = [...tree.keys()].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1));
+    for (const p of paths) {
+      const n = tree.get(p)!;
+      const have = this.current.get(p);
+      const parent = p.slice(0, p.lastIndexOf('/')) || '/';
+      switch (n.kind) {
+        case 'dir':
+          if (!have) this.vol.mkdirSync(p, { recursive: true });
+          break;
+        case 'link':
+          if (!have) {
+            this.vol.mkdirSync(parent, { recursive: true });
+            this.vol.symlinkSync(n.target, p);
+          }
+          break;
+        case 'chardev': {
+          if (have) break;
+          this.vol.mkdirSync(parent, { recursive: true });
+          this.vol.writeFileSync(p, '');
+          const node = this.node(p);
+          node.mode = constants.S_IFCHR | n.mode;
+          node.rdev = makedev(n.major, n.minor);
+          node.uid = n.uid ?? 0;
+          node.gid = n.gid ?? 0;
+          break;
+        }
+        case 'file': {
+          if (!have) {
+            this.vol.mkdirSync(parent, { recursive: true });
+            this.vol.writeFileSync(p, '');
+            this.hook(p);
+          }
+          const node = this.node(p);
+          const content = attrContent(n.attr);
+          if (!node.getBuffer().equals(content)) node.setBuffer(content);
+          node.mode = constants.S_IFREG | n.attr.mode;
+          break;
+        }
+      }
+      this.current.set(p, { kind: n.kind, sig: sigOf(p, n) });
+    }
+  }
+
+  /** Route memfs writes on this inode to the attribute's store; truncation is a no-op, as in sysfs. */
+  private hook(path: string): void {
+    const node = this.node(path);
+    node.truncate = () => undefined;
+    node.write = (buf: Buffer, off = 0, len = buf.length - off, pos = 0) => {
+      const n = this.desired.get(path);
+      if (!n || n.kind !== 'file') throw toNodeFsError(new KernelError('ENOENT'), 'write', path);
+      try {
+        return this.storeHook(path, n.attr, buf.subarray(off, off + len), pos);
+      } catch (e) {
+        if (isKernelError(e)) throw toNodeFsError(e, 'write', path);
+        throw e;
+      }
+    };
+  }
+}

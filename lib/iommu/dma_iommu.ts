@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * @see drivers/iommu/dma-iommu.c:iommu_dma_get_resv_regions — the firmware part shared by the
+ * ARM SMMUs, virtio-iommu and apple-dart: IORT (ITS doorbells, RMRs) and DT `iommu-addresses`;
+ * on v4.11-era kernels also the PCI host-bridge windows.
+ */
+import { IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
+import type { PciDevice } from '../model/host';
+import { ResvContext, SZ_64K } from './context';
+
+/** @see drivers/acpi/arm64/iort.c:iort_iommu_msi_get_resv_regions, iort_get_rmrs */
+function iortIommuGetResvRegions(dev: PciDevice, { kernel, firmware }: ResvContext): ResvRegion[] {
+  const out: ResvRegion[] = [];
+  if (kernel.has('iort_its_msi')) {
+    for (const its of firmware.its) {
+      if (its.devices && !its.devices.includes(dev.bdf)) continue;
+      out.push(resvRegion(its.base + SZ_64K, SZ_64K, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, ResvType.MSI, 'IORT ITS doorbell'));
+    }
+  }
+  if (kernel.has('iort_rmr')) {
+    for (const rmr of firmware.iortRmr) {
+      if (!rmr.devices.includes(dev.bdf)) continue;
+      const type = rmr.remapPermitted ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
+      out.push(resvRegion(rmr.base, rmr.length, IOMMU_READ | IOMMU_WRITE, type, 'IORT RMR'));
+    }
+  }
+  return out;
+}
+
+/** @see drivers/iommu/of_iommu.c:of_iommu_get_resv_regions, iommu_resv_region_get_type */
+function ofIommuGetResvRegions(dev: PciDevice, { firmware }: ResvContext): ResvRegion[] {
+  const out: ResvRegion[] = [];
+  for (const e of firmware.dtIommuAddresses) {
+    if (e.device !== dev.bdf) continue;
+    let type = ResvType.RESERVED;
+    if (e.reg && e.reg.length > 0n && e.reg.start === e.iova && e.reg.length === e.length) type = ResvType.DIRECT;
+    out.push(resvRegion(e.iova, e.length, IOMMU_READ | IOMMU_WRITE, type, 'DT iommu-addresses'));
+  }
+  return out;
+}
+
+export function iommuDmaGetResvRegions(dev: PciDevice, ctx: ResvContext): ResvRegion[] {
+  const out: ResvRegion[] = [];
+  if (ctx.kernel.has('arm_dma_pci_windows')) {
+    for (const w of ctx.firmware.pciHostBridgeWindows)
+      out.push(resvRegion(w.start, w.end - w.start + 1n, 0, ResvType.RESERVED, 'PCI host-bridge window'));
+  }
+  out.push(...iortIommuGetResvRegions(dev, ctx), ...ofIommuGetResvRegions(dev, ctx));
+  return out;
+}

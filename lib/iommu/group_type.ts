@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/** The group `type` attribute. @see drivers/iommu/iommu.c:iommu_group_show_type, iommu_group_store_type */
+import { kerr } from '../errno';
+import { Credentials, capable } from '../cred';
+import type { Host } from '../host';
+import type { DomainType, IommuGroup } from '../model/host';
+import { bufToString, sysfsStreq } from '../drivers/sysfs_streq';
+
+export function groupTypeShow(group: IommuGroup): string {
+  return `${group.defaultDomain ?? 'unknown'}\n`;
+}
+
+export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, cred: Credentials): number {
+  if (!capable(cred, 'CAP_SYS_ADMIN') || !capable(cred, 'CAP_SYS_RAWIO')) throw kerr('EACCES');
+  if (!group.defaultDomain) throw kerr('EINVAL', 'no default domain');
+  const s = bufToString(buf);
+  const k = host.kernel;
+  let req: DomainType | 'auto';
+  if (sysfsStreq(s, 'identity')) req = 'identity';
+  else if (sysfsStreq(s, 'DMA')) req = 'DMA';
+  else if (k.has('dma_fq') && sysfsStreq(s, 'DMA-FQ')) req = 'DMA-FQ';
+  else if (sysfsStreq(s, 'auto')) req = 'auto';
+  else throw kerr('EINVAL');
+
+  // A flush queue comes up in place, even with drivers bound.
+  if (req === 'DMA-FQ' && group.defaultDomain === 'DMA') {
+    group.defaultDomain = 'DMA-FQ';
+    host.changed();
+    return buf.length;
+  }
+  if (k.has('type_store_owner_cnt')) {
+    if (group.devices.length === 0 || group.ownerCnt) throw kerr('EPERM');
+  } else {
+    // v5.11–v6.3: single-device groups only, and the device must be unbound.
+    if (group.devices.length !== 1) throw kerr('EINVAL', 'group has more than one device');
+    if (group.devices[0]!.driver !== null) throw kerr('EBUSY', 'device is still bound to a driver');
+  }
+  const want = req === 'auto' ? group.bootDomain : req;
+  if (want === 'identity' && group.devices.some((d) => d.unit?.driver === 'apple-dart' && (d.unit.spec.pageSize ?? 16384) > 4096))
+    throw kerr('EOPNOTSUPP', 'identity domain not supported by this IOMMU');
+  group.defaultDomain = want;
+  host.changed();
+  return buf.length;
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/** @see drivers/iommu/intel/iommu.c:intel_iommu_get_resv_regions */
+import { IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
+import { PCI_BASE_CLASS_DISPLAY, PCI_CLASS_BRIDGE_ISA, PCI_CLASS_SERIAL_USB, PciDevice } from '../model/host';
+import type { GetResvRegions } from './context';
+
+export const IOAPIC_RANGE_START = 0xfee00000n;
+export const IOAPIC_RANGE_END = 0xfeefffffn;
+/** DMA_PTE_READ | DMA_PTE_WRITE share the values of IOMMU_READ | IOMMU_WRITE. */
+const DMA_PTE_RW = IOMMU_READ | IOMMU_WRITE;
+
+/** @see drivers/iommu/intel/iommu.c:device_rmrr_is_relaxable (IS_USB_DEVICE || IS_GFX_DEVICE) */
+export const deviceRmrrIsRelaxable = (d: PciDevice): boolean =>
+  d.class >> 8 === PCI_CLASS_SERIAL_USB || d.class >> 16 === PCI_BASE_CLASS_DISPLAY;
+
+/** `i_dev == device || is_downstream_to_pci_bridge(device, i_dev)` */
+function inScope(dev: PciDevice, scope: readonly string[]): boolean {
+  for (let d: PciDevice | undefined = dev; d; d = d.parent) if (scope.includes(d.bdf)) return true;
+  return false;
+}
+
+export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware }) => {
+  const out: ResvRegion[] = [];
+  for (const rmrr of firmware.rmrr) {
+    // One region per matching scope entry, as the kernel walks every active dev scope.
+    for (const s of rmrr.devices) {
+      if (!inScope(dev, [s])) continue;
+      const type =
+        kernel.has('direct_relaxable') && deviceRmrrIsRelaxable(dev) ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
+      out.push(resvRegion(rmrr.base, rmrr.end - rmrr.base + 1n, DMA_PTE_RW, type, `RMRR ${s}`));
+    }
+  }
+  if (kernel.has('intel_isa_range') && dev.class >> 8 === PCI_CLASS_BRIDGE_ISA) {
+    const type = kernel.has('intel_isa_range_relaxable') ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
+    out.push(resvRegion(0n, 1n << 24n, DMA_PTE_RW, type, 'ISA bridge floppy workaround'));
+  }
+  out.push(resvRegion(IOAPIC_RANGE_START, IOAPIC_RANGE_END - IOAPIC_RANGE_START + 1n, 0, ResvType.MSI, 'IOAPIC'));
+  return out;
+};

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * Kernel-version profiles. Every behaviour that differs between kernel versions is one row of
+ * FEATURES, with the first version that has it (and the first that no longer has it); the rest
+ * of the emulator asks `profile.has('…')` and never compares versions itself.
+ */
+import { KernelVersion, atLeast, formatKernelVersion, parseKernelVersion } from './version';
+
+interface FeatureRow {
+  readonly since: string;
+  readonly until?: string;
+  readonly what: string;
+  /** Where the change is; "(recalled)" marks versions not re-verified against a tree. */
+  readonly source: string;
+}
+
+export const FEATURES = {
+  reserved_regions: {
+    since: '4.11',
+    what: '/sys/kernel/iommu_groups/N/reserved_regions exists',
+    source: 'drivers/iommu/iommu.c:iommu_group_show_resv_regions (Eric Auger, v4.11)',
+  },
+  resv_merge_adjacent: {
+    since: '5.3',
+    what: 'group regions: sorted by (start, type), same-type overlapping AND adjacent regions merge',
+    source: 'drivers/iommu/iommu.c:iommu_insert_resv_region (4dbd258ff63e, v5.3)',
+  },
+  direct_relaxable: {
+    since: '5.3',
+    what: 'IOMMU_RESV_DIRECT_RELAXABLE exists: USB/GFX RMRRs print direct-relaxable',
+    source: 'drivers/iommu/intel-iommu.c:device_rmrr_is_relaxable (v5.3)',
+  },
+  intel_isa_range: {
+    since: '5.3',
+    what: 'VT-d reports the 16 MiB ISA/floppy identity range on ISA bridges',
+    source: 'drivers/iommu/intel/iommu.c:intel_iommu_get_resv_regions (CONFIG_INTEL_IOMMU_FLOPPY_WA, v5.3)',
+  },
+  intel_isa_range_relaxable: {
+    since: '5.5',
+    what: 'the ISA range is direct-relaxable (v5.3/v5.4 printed direct)',
+    source: 'drivers/iommu/intel-iommu.c:intel_iommu_get_resv_regions (Dec 2019 fix, recalled)',
+  },
+  arm_dma_pci_windows: {
+    since: '4.11',
+    until: '4.16',
+    what: 'arm64 iommu_dma_get_resv_regions also reports PCI host-bridge windows as reserved',
+    source: 'drivers/iommu/dma-iommu.c:iommu_dma_get_resv_regions (273df9635385; moved back into the DMA path in v4.16, recalled)',
+  },
+  iort_its_msi: {
+    since: '4.16',
+    what: 'IORT ITS doorbells of SMMU-bypass platforms are reported as hardware msi regions',
+    source: 'drivers/acpi/arm64/iort.c:iort_iommu_msi_get_resv_regions (v4.16, recalled)',
+  },
+  group_type_attr: {
+    since: '5.6',
+    what: '/sys/kernel/iommu_groups/N/type exists (read-only until 5.11)',
+    source: 'drivers/iommu/iommu.c:iommu_group_show_type (recalled)',
+  },
+  group_type_writable: {
+    since: '5.11',
+    what: 'type is 0644 and accepts identity/DMA/DMA-FQ/auto',
+    source: 'drivers/iommu/iommu.c:iommu_group_store_type (ABI: v5.11)',
+  },
+  dma_fq: {
+    since: '5.15',
+    what: 'DMA-FQ domain type (read and write)',
+    source: 'drivers/iommu/iommu.c:iommu_group_show_type (recalled)',
+  },
+  type_store_owner_cnt: {
+    since: '6.4',
+    what: 'type store: multi-device groups allowed; a bound driver gives EPERM (older: EINVAL for >1 device, EBUSY when bound)',
+    source: 'drivers/iommu/iommu.c:iommu_group_store_type (rework, recalled)',
+  },
+  iort_rmr: {
+    since: '6.0',
+    what: 'IORT RMR nodes become direct / direct-relaxable regions',
+    source: 'drivers/acpi/arm64/iort.c:iort_get_rmrs (recalled)',
+  },
+  amd_ht_range_ignore: {
+    since: '6.13',
+    what: 'AMD skips the HyperTransport hole on hardware that reports HT-range-ignore',
+    source: 'drivers/iommu/amd/iommu.c:amd_iommu_get_resv_regions (amd_iommu_ht_range_ignore, recalled)',
+  },
+  vfio_caps_aligned: {
+    since: '6.6',
+    what: 'VFIO capability chains are padded to 8 bytes',
+    source: 'drivers/vfio/vfio_main.c:vfio_info_cap_add ("vfio: align capability structures")',
+  },
+  vfio_dma_eoverflow: {
+    since: '6.19',
+    what: 'type1 map/unmap overflow returns EOVERFLOW (EINVAL before)',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map ("handle DMA map/unmap up to the addressable limit")',
+  },
+  vfio_unmap_all: {
+    since: '5.12',
+    what: 'VFIO_UNMAP_ALL extension and VFIO_DMA_UNMAP_FLAG_ALL',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_unmap',
+  },
+  vfio_iova_range_cap: {
+    since: '5.4',
+    what: 'VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE and the iova list',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_iova_build_caps',
+  },
+  vfio_migration_cap: {
+    since: '5.8',
+    what: 'VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION and VFIO_IOMMU_DIRTY_PAGES',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_migration_build_caps',
+  },
+  vfio_dma_avail_cap: {
+    since: '5.10',
+    what: 'VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_dma_avail_build_caps',
+  },
+  iommufd: {
+    since: '6.2',
+    what: '/dev/iommu (iommufd)',
+    source: 'drivers/iommu/iommufd/main.c',
+  },
+  vfio_device_cdev: {
+    since: '6.6',
+    what: '/dev/vfio/devices/vfioN and /sys/class/vfio-dev',
+    source: 'drivers/vfio/device_cdev.c',
+  },
+} as const satisfies Record<string, FeatureRow>;
+
+export type Feature = keyof typeof FEATURES;
+
+export class KernelProfile {
+  readonly version: KernelVersion;
+  private readonly enabled: ReadonlySet<Feature>;
+
+  constructor(version: KernelVersion) {
+    this.version = version;
+    const on = new Set<Feature>();
+    for (const [name, row] of Object.entries(FEATURES) as [Feature, FeatureRow][]) {
+      if (atLeast(version, row.since) && !(row.until && atLeast(version, row.until))) on.add(name);
+    }
+    this.enabled = on;
+  }
+
+  has(f: Feature): boolean {
+    return this.enabled.has(f);
+  }
+
+  get release(): string {
+    return formatKernelVersion(this.version);
+  }
+
+  features(): Feature[] {
+    return [...this.enabled];
+  }
+}
+
+/** Named profiles the issue asks for; any "X.Y[.Z]" works too. */
+export const KERNEL_PROFILES = ['4.10', '4.11', '5.3', '5.5', '5.11', '5.15', '6.1', '6.6', '6.12', 'latest'] as const;
+export const LATEST_KERNEL = '6.19';
+
+export function kernelProfile(text: string): KernelProfile {
+  const v = parseKernelVersion(text === 'latest' ? LATEST_KERNEL : text);
+  if (!v) throw new Error(`not a kernel version: ${JSON.stringify(text)} (expected e.g. "6.8" or "latest")`);
+  return new KernelProfile(v);
+}

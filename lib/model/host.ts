@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * The pure host model: IOMMU units, PCI devices, IOMMU groups, PCI drivers. Plain data plus
+ * small invariants; behaviour lives in lib/iommu (groups, regions), lib/drivers (binding).
+ */
+import type { IovaRange } from './iova';
+import type { BarSpec, DeviceSpec, IommuDriver, IommuSpec } from '../topology/topology';
+
+export type DomainType = 'DMA' | 'DMA-FQ' | 'identity' | 'blocked' | 'unmanaged';
+
+export interface IommuUnit {
+  readonly spec: IommuSpec;
+  readonly name: string;
+  readonly driver: IommuDriver;
+  /** sysfs directory of the unit device, e.g. `/sys/devices/virtual/iommu/dmar0`. */
+  readonly sysfsPath: string;
+  /** Domain geometry: `aperture_start..aperture_end` of a paging domain. */
+  readonly aperture: IovaRange;
+  /** Supported page sizes (`pgsize_bitmap`). */
+  readonly pgsizeBitmap: bigint;
+  /** `IOMMU_CAP_INTR_REMAP` / MSI isolation. */
+  readonly msiIsolated: boolean;
+}
+
+export interface PciDevice {
+  readonly spec: DeviceSpec;
+  readonly bdf: string;
+  readonly domain: number;
+  readonly bus: number;
+  readonly slot: number;
+  readonly func: number;
+  readonly vendor: number;
+  readonly device: number;
+  readonly class: number;
+  readonly revision: number;
+  readonly subsystemVendor: number;
+  readonly subsystemDevice: number;
+  readonly bars: readonly BarSpec[];
+  /** `/sys/devices/pci0000:00/…/<bdf>` */
+  readonly sysfsPath: string;
+  readonly parent: PciDevice | undefined;
+  readonly unit: IommuUnit | undefined;
+  /** Name of the bound driver, or null. Mutated only through lib/drivers. */
+  driver: string | null;
+  /** `driver_override`; null prints `(null)`. */
+  driverOverride: string | null;
+  group: IommuGroup | undefined;
+  /** The name of the link in the group's devices/ dir (`<bdf>` or `<bdf>.N`). */
+  groupLinkName: string | undefined;
+  /** Index in /dev/vfio/devices/vfioN (vfio-pci bound, kernels with the cdev). */
+  vfioDevIndex: number | undefined;
+  /** PCI config space, kept consistent with the ids. */
+  readonly config: Uint8Array;
+  /** Removed by hot-unplug: every handle a user still holds sees ENODEV. */
+  removed: boolean;
+}
+
+export interface IommuGroup {
+  readonly id: number;
+  /** Probe order (`list_add_tail`), which is also the order regions are inserted in. */
+  readonly devices: PciDevice[];
+  /** `iommu_group_set_name`; only the VFIO no-IOMMU group has one. */
+  name: string | undefined;
+  /** null: no default domain (`type` reads `unknown`). */
+  defaultDomain: DomainType | null;
+  /** What `auto` resets to. */
+  readonly bootDomain: DomainType | null;
+  /** `owner_cnt`: kernel DMA-API drivers bound, or userspace (VFIO/iommufd) claims. */
+  ownerCnt: number;
+  /** The userspace DMA owner (`group->owner`), null while kernel drivers own DMA. */
+  owner: unknown;
+  /** VFIO's fake group for unsafe no-IOMMU mode. */
+  readonly noiommu: boolean;
+}
+
+export interface PciDriver {
+  readonly name: string;
+  /** Static id table: [vendor, device] pairs; PCI_ANY_ID = -1. Empty for override-only vfio-pci. */
+  readonly staticIds: readonly (readonly [number, number])[];
+  /** `new_id` entries. */
+  readonly dynamicIds: DynId[];
+  /** Uses the DMA API (claims DMA ownership when bound): true except vfio-pci/pci-stub. */
+  readonly dmaApi: boolean;
+}
+
+export interface DynId {
+  readonly vendor: number;
+  readonly device: number;
+  readonly subvendor: number;
+  readonly subdevice: number;
+  readonly class: number;
+  readonly classMask: number;
+  readonly driverData: bigint;
+}
+
+export const PCI_ANY_ID = 0xffffffff;
+
+export const formatBdf = (domain: number, bus: number, slot: number, func: number): string =>
+  `${domain.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:${slot
+    .toString(16)
+    .padStart(2, '0')}.${func.toString(16)}`;
+
+export function parseBdf(bdf: string): { domain: number; bus: number; slot: number; func: number } | undefined {
+  const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/.exec(bdf);
+  if (!m) return undefined;
+  return { domain: parseInt(m[1]!, 16), bus: parseInt(m[2]!, 16), slot: parseInt(m[3]!, 16), func: parseInt(m[4]!, 16) };
+}
+
+export const PCI_CLASS_BRIDGE_ISA = 0x0601;
+export const PCI_CLASS_BRIDGE_PCI = 0x0604;
+export const PCI_BASE_CLASS_DISPLAY = 0x03;
+export const PCI_CLASS_SERIAL_USB = 0x0c03;
+
+export const isBridge = (d: PciDevice): boolean => d.class >> 8 === PCI_CLASS_BRIDGE_PCI;

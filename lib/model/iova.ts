@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * IOVA ranges: inclusive bigint `{ start, last }` everywhere inside the model
+ * (the iommufd uapi spelling). `start + length` and `start..end` exist only at the edges.
+ */
+export const U64_MAX = (1n << 64n) - 1n;
+export const u64 = (x: bigint): bigint => x & U64_MAX;
+
+export interface IovaRange {
+  readonly start: bigint;
+  readonly last: bigint;
+}
+
+export const range = (start: bigint, last: bigint): IovaRange => ({ start, last });
+
+/** `[start, start + length - 1]`, with the kernel's u64 wrap of the end. */
+export const rangeFromLength = (start: bigint, length: bigint): IovaRange => ({
+  start,
+  last: u64(start + length - 1n),
+});
+
+export const rangeLength = (r: IovaRange): bigint => r.last - r.start + 1n;
+
+export const overlaps = (a: IovaRange, b: IovaRange): boolean => a.start <= b.last && b.start <= a.last;
+
+export const containsRange = (outer: IovaRange, inner: IovaRange): boolean =>
+  outer.start <= inner.start && inner.last <= outer.last;
+
+/** `0x%016llx` */
+export const hex64 = (x: bigint): string => u64(x).toString(16).padStart(16, '0');
+
+/**
+ * Remove `[start, last]` from a sorted list of disjoint ranges, splitting where needed.
+ * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_resv_exclude (the per-node carve)
+ */
+export function subtractRange(list: readonly IovaRange[], cut: IovaRange): IovaRange[] {
+  const out: IovaRange[] = [];
+  for (const r of list) {
+    if (!overlaps(r, cut)) {
+      out.push(r);
+      continue;
+    }
+    if (r.start < cut.start) out.push(range(r.start, cut.start - 1n));
+    if (cut.last < r.last) out.push(range(cut.last + 1n, r.last));
+  }
+  return out;
+}
+
+/** Intersect each range of a sorted disjoint list with `[start, last]`, dropping empties. */
+export function clampRanges(list: readonly IovaRange[], to: IovaRange): IovaRange[] {
+  const out: IovaRange[] = [];
+  for (const r of list) {
+    if (!overlaps(r, to)) continue;
+    out.push(range(r.start > to.start ? r.start : to.start, r.last < to.last ? r.last : to.last));
+  }
+  return out;
+}
+
+/** Parse a JSON/YAML address: a non-negative integer number or a "0x…"/decimal string. */
+export function parseU64(v: unknown): bigint | undefined {
+  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : undefined;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
+  if (typeof v === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v.replace(/_/g, ''))) {
+    const b = BigInt(v.replace(/_/g, ''));
+    return b <= U64_MAX ? b : undefined;
+  }
+  return undefined;
+}

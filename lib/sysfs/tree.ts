@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * The emulated /sys as a desired tree, derived from the host on every change.
+ * @see drivers/iommu/iommu.c (iommu_groups), drivers/iommu/iommu-sysfs.c (class iommu),
+ *      drivers/pci/pci-sysfs.c (device attributes), drivers/base/bus.c (driver bind/unbind)
+ */
+import * as path from 'node:path';
+import { capable } from '../cred';
+import { kerr } from '../errno';
+import type { Host } from '../host';
+import { VFIO_PCI } from '../host';
+import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
+import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
+import { formatResvRegion } from '../model/resv_region';
+import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
+import { newIdStore, removeIdStore } from '../drivers/pci_driver';
+import { resourceFile } from '../drivers/pci_config';
+import { bufToString } from '../drivers/sysfs_streq';
+import { Attribute, SysTree } from './attribute';
+
+export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
+
+/** kernfs link targets: relative from the link's directory. */
+export const relLink = (linkPath: string, target: string): string => path.posix.relative(path.posix.dirname(linkPath), target);
+
+const hex = (v: number, w: number) => `0x${v.toString(16).padStart(w, '0')}`;
+const X = (v: number, w: number) => v.toString(16).toUpperCase().padStart(w, '0');
+
+const ro = (name: string, show: () => string | Uint8Array): Attribute => ({ name, mode: 0o444, show });
+
+/** `/sys/kernel/iommu_groups/<id>/…` @see drivers/iommu/iommu.c:iommu_group_alloc */
+function groupAttrs(host: Host, g: IommuGroup): Attribute[] {
+  const k = host.kernel;
+  const attrs: Attribute[] = [];
+  if (k.has('reserved_regions'))
+    attrs.push(ro('reserved_regions', () => host.groupResvRegions(g).map(formatResvRegion).join('')));
+  if (k.has('group_type_attr')) {
+    attrs.push(
+      k.has('group_type_writable')
+        ? { name: 'type', mode: 0o644, show: () => groupTypeShow(g), store: (b, c) => groupTypeStore(host, g, b, c.cred) }
+        : ro('type', () => groupTypeShow(g)),
+    );
+  }
+  if (g.name !== undefined) attrs.push(ro('name', () => `${g.name}\n`));
+  return attrs;
+}
+
+/** @see drivers/pci/pci-sysfs.c, drivers/pci/probe.c */
+function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
+  const modalias = () =>
+    `pci:v${X(d.vendor, 8)}d${X(d.device, 8)}sv${X(d.subsystemVendor, 8)}sd${X(d.subsystemDevice, 8)}bc${X(
+      (d.class >> 16) & 0xff,
+      2,
+    )}sc${X((d.class >> 8) & 0xff, 2)}i${X(d.class & 0xff, 2)}\n`;
+  return [
+    ro('vendor', () => `${hex(d.vendor, 4)}\n`),
+    ro('device', () => `${hex(d.device, 4)}\n`),
+    ro('subsystem_vendor', () => `${hex(d.subsystemVendor, 4)}\n`),
+    ro('subsystem_device', () => `${hex(d.subsystemDevice, 4)}\n`),
+    ro('class', () => `${hex(d.class, 6)}\n`),
+    ro('revision', () => `${hex(d.revision, 2)}\n`),
+    ro('irq', () => `${d.spec.irq}\n`),
+    ro('resource', () => resourceFile(d.spec)),
+    ro('modalias', modalias),
+    {
+      name: 'numa_node',
+      mode: 0o644,
+      show: () => `${d.spec.numa_node}\n`,
+      store: (b, c) => {
+        // @see drivers/pci/pci-sysfs.c:numa_node_store — firmware-bug override, root only.
+        if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
+        const s = bufToString(b).trim();
+        if (!/^-?\d+$/.test(s) || Number(s) < -1 || Number(s) > 1023) throw kerr('EINVAL');
+        (d.spec as { numa_node: number }).numa_node = Number(s);
+        host.changed();
+        return b.length;
+      },
+    },
+    {
+      name: 'enable',
+      mode: 0o644,
+      show: () => `${d.driver !== null && d.driver !== VFIO_PCI ? 1 : 0}\n`,
+      store: (b, c) => {
+        // @see drivers/pci/pci-sysfs.c:enable_store
+        if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
+        const s = bufToString(b).trim();
+        if (!/^(0|1)$/.test(s)) throw kerr('EINVAL');
+        return b.length;
+      },
+    },
+    {
+      name: 'uevent',
+      mode: 0o644,
+      show: () =>
+        `${d.driver ? `DRIVER=${d.driver}\n` : ''}PCI_CLASS=${X(d.class, 1)}\nPCI_ID=${X(d.vendor, 4)}:${X(d.device, 4)}\nPCI_SUBSYS_ID=${X(
+          d.subsystemVendor,
+          4,
+        )}:${X(d.subsystemDevice, 4)}\nPCI_SLOT_NAME=${d.bdf}\nMODALIAS=${modalias()}`,
+      store: (b) => {
+        // @see drivers/base/core.c:uevent_store (kobject_synth_uevent)
+        const s = bufToString(b).trim().split(/\s+/)[0] ?? '';
+        if (!['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'].includes(s)) throw kerr('EINVAL');
+        return b.length;
+      },
+    },
+    {
+      name: 'driver_override',
+      mode: 0o644,
+      show: () => driverOverrideShow(d),
+      store: (b) => driverOverrideStore(host, d, b),
+    },
+    {
+      name: 'config',
+      mode: 0o644,
+      binary: true,
+      // Unprivileged readers see only the first 64 bytes. @see drivers/pci/pci-sysfs.c:pci_read_config
+      show: () => d.config,
+      store: (b, c) => {
+        if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
+        if (c.pos >= d.config.length) return 0;
+        const n = Math.min(b.length, d.config.length - c.pos);
+        d.config.set(b.subarray(0, n), c.pos);
+        return n;
+      },
+    },
+  ];
+}
+
+function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
+  const wo = (name: string, store: (b: Uint8Array) => number): Attribute => ({
+    name,
+    mode: 0o200,
+    show: () => '',
+    store: (b) => store(b),
+  });
+  return [
+    wo('bind', (b) => bindStore(host, drv, b)),
+    wo('unbind', (b) => unbindStore(host, drv, b)),
+    wo('new_id', (b) => newIdStore(host, drv, b)),
+    wo('remove_id', (b) => removeIdStore(host, drv, b)),
+  ];
+}
+
+export function buildSysfsTree(host: Host): SysTree {
+  const t: SysTree = new Map();
+  const dir = (p: string) => t.set(p, { kind: 'dir' });
+  const file = (d: string, a: Attribute) => t.set(`${d}/${a.name}`, { kind: 'file', attr: a });
+  const link = (p: string, target: string) => t.set(p, { kind: 'link', target: relLink(p, target) });
+
+  for (const p of ['/sys', '/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
+    dir(p);
+
+  for (const g of host.groups()) {
+    const gd = `${SYS_IOMMU_GROUPS}/${g.id}`;
+    dir(gd);
+    dir(`${gd}/devices`);
+    for (const a of groupAttrs(host, g)) file(gd, a);
+    for (const d of g.devices) link(`${gd}/devices/${d.groupLinkName}`, d.sysfsPath);
+  }
+
+  for (const d of host.devices) {
+    dir(d.sysfsPath);
+    for (const a of deviceAttrs(host, d)) file(d.sysfsPath, a);
+    link(`/sys/bus/pci/devices/${d.bdf}`, d.sysfsPath);
+    link(`${d.sysfsPath}/subsystem`, '/sys/bus/pci');
+    if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
+    if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
+    if (d.driver) link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
+    if (d.vfioDevIndex !== undefined) {
+      const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
+      dir(vd);
+      link(`/sys/class/vfio-dev/vfio${d.vfioDevIndex}`, vd);
+    }
+  }
+
+  for (const u of host.units) {
+    dir(u.sysfsPath);
+    dir(`${u.sysfsPath}/devices`);
+    link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
+    for (const d of host.devices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
+  }
+
+  for (const drv of [...host.drivers.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const dd = `/sys/bus/pci/drivers/${drv.name}`;
+    dir(dd);
+    for (const a of driverAttrs(host, drv)) file(dd, a);
+    for (const d of host.devices) if (d.driver === drv.name) link(`${dd}/${d.bdf}`, d.sysfsPath);
+  }
+  return t;
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * Host topology files (JSON or YAML) → a validated, normalized `Topology`.
+ * Structure is checked by the JSON Schema in ./schema.json (ajv); references between parts
+ * (parents, units, firmware scopes) are checked here. Every problem names the file, the path
+ * inside it (`devices[3].bdf`) and what was expected; nothing is built from a bad file.
+ */
+import Ajv, { ErrorObject } from 'ajv';
+import * as YAML from 'yaml';
+import { parseU64 } from '../model/iova';
+import { parseKernelVersion } from '../kernel/version';
+import schemaJson from './schema.json';
+
+export type IommuDriver =
+  | 'intel-iommu'
+  | 'amd-iommu'
+  | 'arm-smmu'
+  | 'arm-smmu-v3'
+  | 'virtio-iommu'
+  | 'apple-dart'
+  | 's390-iommu';
+
+export type Arch = 'x86_64' | 'aarch64' | 's390x' | 'riscv64' | 'ppc64le';
+
+/** Topology file shape as written (numbers may be strings). */
+export type TopologyInput = Record<string, unknown>;
+
+export interface TopologyIssue {
+  readonly file: string;
+  /** `devices[3].bdf`; empty for the whole document. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+  constructor(readonly issues: readonly TopologyIssue[]) {
+    super(issues.map((i) => `${i.file}: ${i.path || '(document)'}: ${i.message}`).join('\n'));
+  }
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function validate(doc: unknown): ErrorObject[] {
+  // Compiled once per process: a pure function of the bundled schema, not machine state.
+  validator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schemaJson);
+  return validator(doc) ? [] : [...(validator.errors ?? [])];
+}
+
+/** `/devices/3/bdf` → `devices[3].bdf` */
+export function jsonPointerToPath(ptr: string): string {
+  let out = '';
+  for (const raw of ptr.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(seg)) out += `[${seg}]`;
+    else out += /^[A-Za-z_$][\w$-]*$/.test(seg) ? (out ? `.${seg}` : seg) : `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function describeAjvError(e: ErrorObject): { path: string; message: string } {
+  let path = jsonPointerToPath(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  let message: string;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      path = path ? `${path}.${String(p.additionalProperty)}` : String(p.additionalProperty);
+      message = 'unknown property';
+      break;
+    case 'required':
+      path = path ? `${path}.${String(p.missingProperty)}` : String(p.missingProperty);
+      message = 'is required';
+      break;
+    case 'enum':
+      message = `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'pattern':
+      message = `must match ${String(p.pattern)}`;
+      break;
+    default:
+      message = e.message ?? e.keyword;
+  }
+  return { path, message };
+}
+
+export interface ParseOptions {
+  /** Name used in error messages (a file path, or `<builtin:NAME>`). */
+  readonly file?: string;
+  /** Forces the syntax; by default `.yaml`/`.yml` files and non-JSON text are read as YAML. */
+  readonly format?: 'json' | 'yaml';
+}
+
+/** Parse text (JSON or YAML) into a validated Topology. Throws TopologyError. */
+export function parseTopology(text: string, opts: ParseOptions = {}): Topology {
+  const file = opts.file ?? '<topology>';
+  const format = opts.format ?? (/\.ya?ml$/i.test(file) ? 'yaml' : /^\s*[{[]/.test(text) ? 'json' : 'yaml');
+  let doc: unknown;
+  try {
+    if (format === 'json') doc = JSON.parse(text);
+    else {
+      const d = YAML.parseDocument(text, { prettyErrors: true, intAsBigInt: false });
+      if (d.errors.length) {
+        throw new TopologyError(
+          d.errors.map((e) => ({ file, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+        );
+      }
+      doc = d.toJS();
+    }
+  } catch (e) {
+    if (e instanceof TopologyError) throw e;
+    throw new TopologyError([{ file, path: '', message: `${format.toUpperCase()} syntax: ${(e as Error).message}` }]);
+  }
+  return topologyFromJSON(doc, file);
+}
+
+/** Validate a parsed document (the memfs `fromJSON` idiom). Throws TopologyError. */
+export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
+  const errs = validate(doc);
+  if (errs.length) {
+    const seen = new Set<string>();
+    const issues: TopologyIssue[] = [];
+    for (const e of errs) {
+      // anyOf reports each branch; keep the first, most specific line per path.
+      if (e.keyword === 'anyOf') continue;
+      const d = describeAjvError(e);
+      const key = d.path;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push({ file, ...d });
+    }
+    for (const e of errs) {
+      if (e.keyword !== 'anyOf') continue;
+      const d = describeAjvError(e);
+      if (![...seen].some((s) => s === d.path)) {
+        seen.add(d.path);
+        issues.push({ file, path: d.path, message: 'must be a non-negative integer or a 0x… / decimal string in range' });
+      }
+    }
+    throw new TopologyError(issues);
+  }
+  return normalize(doc as RawTopology, file);
+}
+
+// ---- normalized shape --------------------------------------------------------------------
+
+export interface IommuSpec {
+  readonly name: string;
+  readonly driver: IommuDriver;
+  readonly bdf?: string;
+  readonly base?: bigint;
+  readonly addressWidth?: number;
+  readonly pgsizes?: bigint;
+  readonly interruptRemapping: boolean;
+  readonly htRangeIgnore: boolean;
+  readonly msiDoorbell?: bigint;
+  readonly pageSize?: number;
+}
+
+export interface BarSpec {
+  readonly index: number;
+  readonly size: bigint;
+  readonly address?: bigint;
+  readonly type: 'mem32' | 'mem64' | 'io';
+  readonly prefetchable: boolean;
+  readonly mmap: boolean;
+  readonly sparse?: readonly { offset: bigint; size: bigint }[];
+}
+
+export interface DeviceSpec {
+  readonly bdf: string;
+  readonly name?: string;
+  readonly vendor: number;
+  readonly device: number;
+  readonly class: number;
+  readonly revision: number;
+  readonly subsystem_vendor: number;
+  readonly subsystem_device: number;
+  readonly driver: string | null;
+  readonly driver_override?: string;
+  readonly parent?: string;
+  readonly acs?: boolean;
+  readonly multifunction?: boolean;
+  /** undefined: the first unit; null: not behind any IOMMU. */
+  readonly iommu: string | null | undefined;
+  readonly group?: string;
+  readonly irq: number;
+  readonly numa_node: number;
+  readonly pcie: boolean;
+  readonly bars: readonly BarSpec[];
+  readonly rom?: bigint;
+  readonly msi: number;
+  readonly msix: number;
+  readonly intx: boolean;
+  readonly streamIds?: readonly number[];
+  readonly startDma?: bigint;
+  readonly endDma?: bigint;
+  readonly resetMethods: readonly string[];
+}
+
+export interface AddrRange {
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+export interface FirmwareSpec {
+  readonly rmrr: readonly { base: bigint; end: bigint; devices: readonly string[] }[];
+  readonly ivmd: readonly { start: bigint; end: bigint; devices: readonly string[]; exclusion: boolean; read: boolean; write: boolean }[];
+  readonly iortRmr: readonly { base: bigint; length: bigint; devices: readonly string[]; remapPermitted: boolean }[];
+  readonly its: readonly { base: bigint; devices?: readonly string[] }[];
+  readonly dtIommuAddresses: readonly { device: string; iova: bigint; length: bigint; reg?: { start: bigint; length: bigint } }[];
+  readonly virtioIommuProbe: readonly { start: bigint; end: bigint; subtype: 'reserved' | 'msi'; devices?: readonly string[] }[];
+  readonly pciHostBridgeWindows: readonly AddrRange[];
+}
+
+export interface Cmdline {
+  readonly 'iommu.passthrough'?: boolean;
+  readonly 'iommu.strict'?: boolean;
+  readonly 'vfio_iommu_type1.allow_unsafe_interrupts'?: boolean;
+  readonly 'vfio_iommu_type1.dma_entry_limit'?: number;
+  readonly 'vfio.enable_unsafe_noiommu_mode'?: boolean;
+}
+
+export interface Topology {
+  readonly name: string;
+  readonly description?: string;
+  readonly kernel: string;
+  readonly arch: Arch;
+  readonly cmdline: Cmdline;
+  readonly iommus: readonly IommuSpec[];
+  readonly devices: readonly DeviceSpec[];
+  readonly firmware: FirmwareSpec;
+  /** The validated document as written, for round trips (record → replay). */
+  readonly source: TopologyInput;
+}
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type RawTopology = Raw;
+
+const num = (v: unknown): number => Number(parseU64(v) ?? 0n);
+const big = (v: unknown): bigint => parseU64(v) ?? 0n;
+const optBig = (v: unknown): bigint | undefined => (v === undefined ? undefined : parseU64(v));
+
+export function defaultUnitName(driver: IommuDriver, index: number, spec: Raw): string {
+  switch (driver) {
+    case 'intel-iommu':
+      return `dmar${index}`;
+    case 'amd-iommu':
+      return `ivhd${index}`;
+    case 'arm-smmu-v3':
+      return `smmu3.0x${big(spec.base).toString(16).padStart(16, '0')}`;
+    case 'arm-smmu':
+      return `smmu.0x${big(spec.base).toString(16).padStart(16, '0')}`;
+    case 'virtio-iommu':
+      return `virtio${index}`;
+    case 'apple-dart':
+      return `dart.${index}`;
+    case 's390-iommu':
+      return `s390-iommu.${index}`;
+  }
+}
+
+function normalize(raw: RawTopology, file: string): Topology {
+  const issues: TopologyIssue[] = [];
+  const bad = (path: string, message: string) => issues.push({ file, path, message });
+
+  if (!parseKernelVersion(raw.kernel === 'latest' ? '0.0' : raw.kernel)) bad('kernel', 'must be a kernel version like "6.8"');
+
+  const perDriver = new Map<string, number>();
+  const iommus: IommuSpec[] = (raw.iommus as Raw[]).map((u, i) => {
+    const n = perDriver.get(u.driver) ?? 0;
+    perDriver.set(u.driver, n + 1);
+    if ((u.driver === 'arm-smmu-v3' || u.driver === 'arm-smmu') && u.base === undefined && u.name === undefined)
+      bad(`iommus[${i}].base`, `is required for ${u.driver} (it names the unit smmu…0x<base>)`);
+    return {
+      name: u.name ?? defaultUnitName(u.driver, n, u),
+      driver: u.driver,
+      bdf: u.bdf,
+      base: optBig(u.base),
+      addressWidth: u.addressWidth,
+      pgsizes: optBig(u.pgsizes),
+      interruptRemapping: u.interruptRemapping ?? true,
+      htRangeIgnore: u.htRangeIgnore ?? false,
+      msiDoorbell: optBig(u.msiDoorbell),
+      pageSize: u.pageSize,
+    };
+  });
+  const unitNames = new Set<string>();
+  iommus.forEach((u, i) => {
+    if (unitNames.has(u.name)) bad(`iommus[${i}].name`, `duplicate IOMMU unit name ${JSON.stringify(u.name)}`);
+    unitNames.add(u.name);
+  });
+
+  const bdfs = new Map<string, number>();
+  (raw.devices as Raw[]).forEach((d, i) => {
+    if (bdfs.has(d.bdf)) bad(`devices[${i}].bdf`, `duplicate device ${d.bdf} (first at devices[${bdfs.get(d.bdf)}])`);
+    else bdfs.set(d.bdf, i);
+  });
+  const isBridge = (bdf: string) => {
+    const i = bdfs.get(bdf);
+    return i !== undefined && num((raw.devices as Raw[])[i]!.class) >> 8 === 0x0604;
+  };
+
+  const devices: DeviceSpec[] = (raw.devices as Raw[]).map((d, i) => {
+    const at = `devices[${i}]`;
+    if (d.parent !== undefined) {
+      if (!bdfs.has(d.parent)) bad(`${at}.parent`, `no device ${d.parent} in devices[]`);
+      else if (!isBridge(d.parent)) bad(`${at}.parent`, `${d.parent} is not a PCI bridge (class 0x0604xx)`);
+      else if (d.parent === d.bdf) bad(`${at}.parent`, 'a device cannot be its own parent');
+    }
+    if (typeof d.iommu === 'string' && !unitNames.has(d.iommu))
+      bad(`${at}.iommu`, `no IOMMU unit named ${JSON.stringify(d.iommu)} (have: ${[...unitNames].join(', ') || 'none'})`);
+    if (d.iommu === undefined && iommus.length === 0 && d.group !== undefined)
+      bad(`${at}.group`, 'a group needs an IOMMU unit');
+    const bars: BarSpec[] = ((d.bars as Raw[] | undefined) ?? []).map((b, j) => {
+      const size = big(b.size);
+      if (size === 0n || (size & (size - 1n)) !== 0n) bad(`${at}.bars[${j}].size`, 'must be a power of two');
+      return {
+        index: b.index,
+        size,
+        address: optBig(b.address),
+        type: b.type ?? 'mem64',
+        prefetchable: b.prefetchable ?? false,
+        mmap: b.mmap ?? (b.type ?? 'mem64') !== 'io',
+        sparse: b.sparse?.map((s: Raw) => ({ offset: big(s.offset), size: big(s.size) })),
+      };
+    });
+    const seenBar = new Set<number>();
+    bars.forEach((b, j) => {
+      if (seenBar.has(b.index)) bad(`${at}.bars[${j}].index`, `BAR ${b.index} listed twice`);
+      seenBar.add(b.index);
+      if (b.type === 'mem64') {
+        if (b.index === 5) bad(`${at}.bars[${j}].index`, 'a 64-bit BAR takes two slots; BAR5 cannot be 64-bit');
+        seenBar.add(b.index + 1);
+      }
+    });
+    return {
+      bdf: d.bdf,
+      name: d.name,
+      vendor: num(d.vendor),
+      device: num(d.device),
+      class: num(d.class),
+      revision: num(d.revision ?? 0),
+      subsystem_vendor: num(d.subsystem_vendor ?? d.vendor),
+      subsystem_device: num(d.subsystem_device ?? 0),
+      driver: d.driver ?? null,
+      driver_override: d.driver_override,
+      parent: d.parent,
+      acs: d.acs,
+      multifunction: d.multifunction,
+      iommu: d.iommu,
+      group: d.group,
+      irq: d.irq ?? 0,
+      numa_node: d.numa_node ?? -1,
+      pcie: d.pcie ?? true,
+      bars,
+      rom: optBig(d.rom),
+      msi: d.msi ?? 1,
+      msix: d.msix ?? 0,
+      intx: d.intx ?? true,
+      streamIds: d.streamIds,
+      startDma: optBig(d.startDma),
+      endDma: optBig(d.endDma),
+      resetMethods: d.resetMethods ?? ['flr', 'bus'],
+    };
+  });
+  // Parent cycles.
+  devices.forEach((d, i) => {
+    const seen = new Set<string>([d.bdf]);
+    for (let p = d.parent; p; p = devices[bdfs.get(p) ?? -1]?.parent) {
+      if (seen.has(p)) {
+        bad(`devices[${i}].parent`, `parent chain loops through ${p}`);
+        break;
+      }
+      seen.add(p);
+    }
+  });
+
+  const fw: Raw = raw.firmware ?? {};
+  const checkDevs = (path: string, list: string[] | undefined) =>
+    list?.forEach((b, j) => {
+      if (!bdfs.has(b)) bad(`${path}[${j}]`, `no device ${b} in devices[]`);
+    });
+  const checkRange = (path: string, start: bigint, end: bigint, inclusive: boolean) => {
+    if (inclusive ? end < start : end <= start) bad(path, `end 0x${end.toString(16)} must be ${inclusive ? '≥' : '>'} start 0x${start.toString(16)}`);
+  };
+  const firmware: FirmwareSpec = {
+    rmrr: (fw.rmrr ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.rmrr[${i}].devices`, r.devices);
+      checkRange(`firmware.rmrr[${i}].end`, big(r.base), big(r.end), true);
+      return { base: big(r.base), end: big(r.end), devices: r.devices };
+    }),
+    ivmd: (fw.ivmd ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.ivmd[${i}].devices`, r.devices);
+      checkRange(`firmware.ivmd[${i}].end`, big(r.start), big(r.end), false);
+      return { start: big(r.start), end: big(r.end), devices: r.devices, exclusion: r.exclusion ?? false, read: r.read ?? true, write: r.write ?? true };
+    }),
+    iortRmr: (fw.iortRmr ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.iortRmr[${i}].devices`, r.devices);
+      if (big(r.length) === 0n) bad(`firmware.iortRmr[${i}].length`, 'must be > 0');
+      return { base: big(r.base), length: big(r.length), devices: r.devices, remapPermitted: r.remapPermitted ?? false };
+    }),
+    its: (fw.its ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.its[${i}].devices`, r.devices);
+      return { base: big(r.base), devices: r.devices };
+    }),
+    dtIommuAddresses: (fw.dtIommuAddresses ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.dtIommuAddresses[${i}]`, [r.device]);
+      if (big(r.length) === 0n) bad(`firmware.dtIommuAddresses[${i}].length`, 'must be > 0');
+      return { device: r.device, iova: big(r.iova), length: big(r.length), reg: r.reg && { start: big(r.reg.start), length: big(r.reg.length) } };
+    }),
+    virtioIommuProbe: (fw.virtioIommuProbe ?? []).map((r: Raw, i: number) => {
+      checkDevs(`firmware.virtioIommuProbe[${i}].devices`, r.devices);
+      checkRange(`firmware.virtioIommuProbe[${i}].end`, big(r.start), big(r.end), true);
+      return { start: big(r.start), end: big(r.end), subtype: r.subtype, devices: r.devices };
+    }),
+    pciHostBridgeWindows: (fw.pciHostBridgeWindows ?? []).map((r: Raw, i: number) => {
+      checkRange(`firmware.pciHostBridgeWindows[${i}].end`, big(r.start), big(r.end), true);
+      return { start: big(r.start), end: big(r.end) };
+    }),
+  };
+
+  if (issues.length) throw new TopologyError(issues);
+  return {
+    name: raw.name,
+    description: raw.description,
+    kernel: raw.kernel,
+    arch: raw.arch,
+    cmdline: raw.cmdline ?? {},
+    iommus,
+    devices,
+    firmware,
+    source: raw,
+  };
+}
