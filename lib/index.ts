@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * iommu-emu public API. kselftest/ and tools/ import only this module (and lib/uapi), exactly
+ * as outside users do.
+ */
+export { Machine, createMachine } from './machine';
+export type { MachineOptions, ModuleParams } from './machine';
+export { DEFAULT_HOST, builtinHostNames, builtinHostPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
+export { TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
+export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver } from './topology/topology';
+export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
+export type { Feature } from './kernel/profile';
+export { parseKernelVersion, compareKernelVersion } from './kernel/version';
+export { ERRNO, KernelError, errnoName, errnoNumber, isKernelError, kerr, strerror } from './errno';
+export type { Errno } from './errno';
+export { ROOT, user } from './cred';
+export type { Credentials, Capability } from './cred';
+export { ResvType, RESV_TYPE_STRING, formatResvRegion, mergeResvRegions } from './model/resv_region';
+export type { ResvRegion } from './model/resv_region';
+export { U64_MAX, hex64 } from './model/iova';
+export type { IovaRange } from './model/iova';
+export type { IommuGroup, PciDevice, IommuUnit, DomainType } from './model/host';
+export * from './fs/fcntl';
+export * as abi from './abi';
+export * from './uapi';
+
+import { errnoName as nameOf, kerr as mk } from './errno';
+/**
+ * The throwing wrapper for raw syscall results: returns `rc` when `rc >= 0`, throws a
+ * KernelError for `-errno` (`must(m.sys.ioctl(fd, VFIO_GROUP_GET_STATUS, p))`).
+ */
+export function must(rc: number, what?: string): number {
+  if (rc >= 0) return rc;
+  const name = nameOf(-rc);
+  if (!name) throw new Error(`${what ?? 'syscall'} returned ${rc}, not a known -errno`);
+  throw mk(name, what);
+}
