@@ -35,3 +35,5 @@ export function must(rc: number, what?: string): number {
   if (!name) throw new Error(`${what ?? 'syscall'} returned ${rc}, not a known -errno`);
   throw mk(name, what);
 }
+export { ExportError, exportTree, walkEmulated } from './export/export';
+export type { ExportOptions, ExportResult, TreeEntry } from './export/export';

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/** The command table: one entry per subcommand. */
+import type { Command } from '../command';
+import { catCommand } from './cat';
+import { exportCommand } from './export';
+import { hostsCommand } from './hosts';
+import { showCommand } from './show';
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  show: showCommand,
+  cat: catCommand,
+  export: exportCommand,
+  hosts: hostsCommand,
+};

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+import { DEFAULT_HOST, Machine } from '../../../lib/index';
+import { Command, flag, hostOptions, machineFrom } from '../command';
+
+export interface ShownRegion {
+  readonly start: string;
+  readonly end: string;
+  readonly type: string;
+}
+export interface ShownDevice {
+  readonly bdf: string;
+  readonly vendor: string;
+  readonly device: string;
+  readonly class: string;
+  readonly driver: string | null;
+  readonly iommu: string | null;
+  readonly name?: string;
+}
+export interface ShownGroup {
+  readonly id: number;
+  readonly type: string | null;
+  readonly name: string | null;
+  readonly devices: ShownDevice[];
+  readonly reserved_regions: ShownRegion[];
+  readonly vfio: boolean;
+}
+export interface ShowResult {
+  readonly host: string;
+  readonly kernel: string;
+  readonly arch: string;
+  readonly iommus: { name: string; driver: string }[];
+  readonly groups: ShownGroup[];
+  /** Devices no IOMMU translates (no group). */
+  readonly ungrouped: ShownDevice[];
+}
+
+const G = '/sys/kernel/iommu_groups';
+
+/** What a user would learn from sysfs: read through the machine's fs, like any consumer. */
+export function showMachine(m: Machine): ShowResult {
+  const read = (p: string) => String(m.fs.readFileSync(p, 'utf8'));
+  const exists = (p: string) => m.fs.existsSync(p);
+  const device = (bdf: string): ShownDevice => {
+    const d = `/sys/bus/pci/devices/${bdf}`;
+    const drv = exists(`${d}/driver`) ? String(m.fs.readlinkSync(`${d}/driver`)).split('/').pop()! : null;
+    const unit = exists(`${d}/iommu`) ? String(m.fs.readlinkSync(`${d}/iommu`)).split('/').pop()! : null;
+    const spec = m.topology.devices.find((x) => x.bdf === bdf);
+    return {
+      bdf,
+      vendor: read(`${d}/vendor`).trim(),
+      device: read(`${d}/device`).trim(),
+      class: read(`${d}/class`).trim(),
+      driver: drv,
+      iommu: unit,
+      ...(spec?.name ? { name: spec.name } : {}),
+    };
+  };
+  const ids = exists(G) ? (m.fs.readdirSync(G) as string[]).map(Number).sort((a, b) => a - b) : [];
+  const grouped = new Set<string>();
+  const groups = ids.map((id): ShownGroup => {
+    const gd = `${G}/${id}`;
+    const devs = (m.fs.readdirSync(`${gd}/devices`) as string[]).map((l) => String(m.fs.realpathSync(`${gd}/devices/${l}`)).split('/').pop()!);
+    devs.forEach((b) => grouped.add(b));
+    const rr = exists(`${gd}/reserved_regions`) ? read(`${gd}/reserved_regions`) : '';
+    return {
+      id,
+      type: exists(`${gd}/type`) ? read(`${gd}/type`).trim() : null,
+      name: exists(`${gd}/name`) ? read(`${gd}/name`).trim() : null,
+      devices: devs.map(device),
+      reserved_regions: rr
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [start, end, type] = l.split(' ');
+          return { start: start!, end: end!, type: type! };
+        }),
+      vfio: exists(`/dev/vfio/${id}`) || exists(`/dev/vfio/noiommu-${id}`),
+    };
+  });
+  const all = (m.fs.readdirSync('/sys/bus/pci/devices') as string[]).sort();
+  return {
+    host: m.topology.name,
+    kernel: m.kernel.release,
+    arch: m.topology.arch,
+    iommus: m.host.units.map((u) => ({ name: u.name, driver: u.driver })),
+    groups,
+    ungrouped: all.filter((b) => !grouped.has(b)).map(device),
+  };
+}
+
+export function formatShow(r: ShowResult): string {
+  const lines: string[] = [];
+  lines.push(`host ${r.host}  kernel ${r.kernel}  arch ${r.arch}  iommu ${r.iommus.map((u) => `${u.name} (${u.driver})`).join(', ') || 'none'}`);
+  lines.push('');
+  const dev = (d: ShownDevice) =>
+    `  ${d.bdf}  ${d.vendor.slice(2)}:${d.device.slice(2)}  class ${d.class.slice(2)}  driver ${(d.driver ?? '-').padEnd(12)}${d.name ? `  ${d.name}` : ''}`;
+  for (const g of r.groups) {
+    lines.push(`group ${g.id}  type ${g.type ?? '-'}${g.name ? `  name ${g.name}` : ''}${g.vfio ? `  /dev/vfio/${g.name === 'vfio-noiommu' ? 'noiommu-' : ''}${g.id}` : ''}`);
+    for (const d of g.devices) lines.push(dev(d));
+    if (!g.reserved_regions.length) lines.push('  reserved_regions: (empty)');
+    for (const x of g.reserved_regions) lines.push(`  reserved ${x.start} ${x.end} ${x.type}`);
+    lines.push('');
+  }
+  if (r.ungrouped.length) {
+    lines.push('not translated by an IOMMU (no group):');
+    for (const d of r.ungrouped) lines.push(dev(d));
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export const showCommand: Command = {
+  summary: 'show groups, devices, drivers and reserved regions of a host',
+  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json]',
+  options: { ...hostOptions, json: { type: 'boolean' } },
+  run(args, io) {
+    const r = showMachine(machineFrom(args, DEFAULT_HOST));
+    io.stdout(flag(args, 'json') ? `${JSON.stringify(r, null, 2)}\n` : formatShow(r));
+  },
+};
