@@ -58,6 +58,13 @@ export class MemfsRenderer {
   }
 
   apply(tree: SysTree): void {
+    // Parent directories are implied by their children; make them explicit so they get 0755.
+    for (const p of [...tree.keys()]) {
+      for (let d = p.slice(0, p.lastIndexOf('/')); d; d = d.slice(0, d.lastIndexOf('/'))) {
+        if (tree.has(d)) break;
+        tree.set(d, { kind: 'dir' });
+      }
+    }
     this.desired = tree;
     const sigOf = (p: string, n: SysNode): string => {
       switch (n.kind) {
@@ -98,7 +105,11 @@ export class MemfsRenderer {
       const parent = p.slice(0, p.lastIndexOf('/')) || '/';
       switch (n.kind) {
         case 'dir':
-          if (!have) this.vol.mkdirSync(p, { recursive: true });
+          // sysfs directories are 0755 (memfs would create 0777).
+          if (!have) {
+            this.vol.mkdirSync(p, { recursive: true });
+            this.vol.chmodSync(p, 0o755);
+          }
           break;
         case 'link':
           if (!have) {

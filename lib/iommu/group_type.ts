@@ -3,10 +3,12 @@
 import { kerr } from '../errno';
 import { Credentials, capable } from '../cred';
 import type { Host } from '../host';
+import type { KernelProfile } from '../kernel/profile';
 import type { DomainType, IommuGroup } from '../model/host';
 import { bufToString, sysfsStreq } from '../drivers/sysfs_streq';
 
-export function groupTypeShow(group: IommuGroup): string {
+export function groupTypeShow(group: IommuGroup, kernel: KernelProfile): string {
+  if (group.defaultDomain === 'DMA' && !kernel.has('group_type_dma_newline')) return 'DMA';
   return `${group.defaultDomain ?? 'unknown'}\n`;
 }
 

@@ -4,7 +4,7 @@
  * FEATURES, with the first version that has it (and the first that no longer has it); the rest
  * of the emulator asks `profile.has('…')` and never compares versions itself.
  */
-import { KernelVersion, atLeast, formatKernelVersion, parseKernelVersion } from './version';
+import { KernelVersion, formatKernelVersion, inVersionRange, parseKernelVersion } from './version';
 
 interface FeatureRow {
   readonly since: string;
@@ -52,9 +52,14 @@ export const FEATURES = {
     source: 'drivers/acpi/arm64/iort.c:iort_iommu_msi_get_resv_regions (v4.16, recalled)',
   },
   group_type_attr: {
-    since: '5.6',
+    since: '4.19',
     what: '/sys/kernel/iommu_groups/N/type exists (read-only until 5.11)',
-    source: 'drivers/iommu/iommu.c:iommu_group_show_type (recalled)',
+    source: 'drivers/iommu/iommu.c:iommu_group_show_type (c52c72d3dee8; its fix is in the 4.19 stable queue)',
+  },
+  group_type_dma_newline: {
+    since: '5.2',
+    what: 'type prints "DMA\\n" (before the fix DMA alone lacked the newline)',
+    source: 'drivers/iommu/iommu.c:iommu_group_show_type (24f307d8abf7 "iommu: Add missing new line for dma type")',
   },
   group_type_writable: {
     since: '5.11',
@@ -133,7 +138,7 @@ export class KernelProfile {
     this.version = version;
     const on = new Set<Feature>();
     for (const [name, row] of Object.entries(FEATURES) as [Feature, FeatureRow][]) {
-      if (atLeast(version, row.since) && !(row.until && atLeast(version, row.until))) on.add(name);
+      if (inVersionRange(version, row)) on.add(name);
     }
     this.enabled = on;
   }

@@ -6,16 +6,14 @@ import * as path from 'node:path';
 import {
   SCHEMA_DIR,
   SchemaFileError,
-  compareKernelVersions,
   compilePathPattern,
   expectedMode,
-  inVersionRange,
   loadSysfsSchema,
   matchPattern,
   matchPatternPrefix,
-  parseKernelVersion,
   sysfsSchema,
 } from './schema';
+import { compareKernelVersion, inVersionRange, kernelVersion } from '../kernel/version';
 
 test('the shipped schema loads: one file per ABI document, unique ids', t => {
   const s = loadSysfsSchema();
@@ -40,16 +38,16 @@ const kver: [string, [number, number, number]][] = [
   ['4.10.17', [4, 10, 17]],
 ];
 for (const [text, [major, minor, patch]] of kver) {
-  test(`parseKernelVersion ${text}`, t => {
-    t.like(parseKernelVersion(text), { major, minor, patch });
+  test(`kernelVersion ${text}`, t => {
+    t.like(kernelVersion(text), { major, minor, patch });
   });
 }
 
-test('parseKernelVersion rejects junk; comparisons and ranges', t => {
-  t.throws(() => parseKernelVersion('linux'), { message: /not a kernel version/ });
-  const v = parseKernelVersion;
-  t.true(compareKernelVersions(v('5.10'), v('5.9')) > 0);
-  t.true(compareKernelVersions(v('5.11'), v('5.11.0-1-generic')) === 0);
+test('kernelVersion rejects junk; comparisons and ranges', t => {
+  t.throws(() => kernelVersion('linux'), { message: /not a kernel version/ });
+  const v = kernelVersion;
+  t.true(compareKernelVersion(v('5.10'), v('5.9')) > 0);
+  t.true(compareKernelVersion(v('5.11'), v('5.11.0-1-generic')) === 0);
   t.true(inVersionRange(v('5.10.200'), { since: '5.2', until: '5.11' }));
   t.false(inVersionRange(v('5.11'), { since: '5.2', until: '5.11' }));
   t.false(inVersionRange(v('4.10'), { since: '4.11' }));
@@ -88,16 +86,16 @@ test('schema lookups: kinds, required children, modes per version', t => {
   t.is(s.match('/sys/kernel/iommu_groups/4/devices/0000:00:02.0')?.id, 'iommu_groups.group.devices.pci');
   t.is(s.match('/sys/kernel/iommu_groups/4/devices/fe200000.gpu')?.id, 'iommu_groups.group.devices.other');
   t.is(s.match('/sys/kernel/iommu_groups/4/bogus'), undefined);
-  const req = (kv: string): string[] => s.requiredChildren('/sys/kernel/iommu_groups/4', parseKernelVersion(kv)).map(r => r.name).sort();
+  const req = (kv: string): string[] => s.requiredChildren('/sys/kernel/iommu_groups/4', kernelVersion(kv)).map(r => r.name).sort();
   t.deepEqual(req('4.10'), ['devices']);
   t.deepEqual(req('4.18'), ['devices', 'reserved_regions']);
   t.deepEqual(req('6.8'), ['devices', 'reserved_regions', 'type']);
   const type = s.byId('iommu_groups.group.type');
   t.truthy(type);
   if (!type) return;
-  t.is(expectedMode(type, parseKernelVersion('5.10')), 0o444);
-  t.is(expectedMode(type, parseKernelVersion('5.11')), 0o644);
-  t.is(expectedMode(type, parseKernelVersion('4.18')), undefined);
+  t.is(expectedMode(type, kernelVersion('5.10')), 0o444);
+  t.is(expectedMode(type, kernelVersion('5.11')), 0o644);
+  t.is(expectedMode(type, kernelVersion('4.18')), undefined);
 });
 
 function brokenCopy(t: { teardown(fn: () => void): void }, file: string, mutate: (json: any) => void): string {

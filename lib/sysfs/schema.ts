@@ -16,43 +16,9 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import type { ErrorObject } from 'ajv';
 
-/* ------------------------------------------------------------------ kernel versions */
+import { KernelVersion, VersionRange, compareKernelVersion, inVersionRange, kernelVersion } from '../kernel/version';
 
-export interface KernelVersion {
-  readonly major: number;
-  readonly minor: number;
-  readonly patch: number;
-  /** As given, e.g. `6.8.0-45-generic`. */
-  readonly text: string;
-}
-
-export interface VersionRange {
-  readonly since: string;
-  /** Exclusive: the first version that no longer has it. */
-  readonly until?: string;
-}
-
-const KVER_RE = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~._].*)?$/;
-
-/** `6.8.0-45-generic`, `v5.15`, `5.3-rc1`, `6.18.44-fc-v782` → `{major, minor, patch}`; throws on anything else. */
-export function parseKernelVersion(text: string): KernelVersion {
-  const t = text.trim();
-  const m = KVER_RE.exec(t);
-  if (!m) throw new Error(`not a kernel version: ${JSON.stringify(text)} (expected e.g. "6.8", "v5.15" or "6.8.0-45-generic")`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0), text: t };
-}
-
-export function compareKernelVersions(a: KernelVersion, b: KernelVersion): number {
-  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
-}
-
-/** `since <= v < until`. A `-rcN` kernel counts as its release: features land by rc1. */
-export function inVersionRange(v: KernelVersion, r: { since: string; until?: string | undefined }): boolean {
-  if (compareKernelVersions(v, parseKernelVersion(r.since)) < 0) return false;
-  return r.until === undefined || compareKernelVersions(v, parseKernelVersion(r.until)) < 0;
-}
-
-export const formatKernelVersion = (v: KernelVersion): string => `${v.major}.${v.minor}${v.patch ? `.${v.patch}` : ''}`;
+export type { KernelVersion, VersionRange };
 
 /* ------------------------------------------------------------------ raw schema file types */
 
@@ -336,7 +302,7 @@ export function validateSchemaFile(json: unknown, file: string, dir: string = SC
     e.checks?.forEach((c, j) => ranges.push([`/checks/${j}`, c]));
     e.valueGates?.forEach((g, j) => ranges.push([`/valueGates/${j}`, g]));
     for (const [p, r] of ranges) {
-      if (r.until !== undefined && compareKernelVersions(parseKernelVersion(r.since), parseKernelVersion(r.until)) >= 0) {
+      if (r.until !== undefined && compareKernelVersion(kernelVersion(r.since), kernelVersion(r.until)) >= 0) {
         throw new SchemaFileError(file, at(p), `empty version range: since ${r.since} is not before until ${r.until}`);
       }
     }

@@ -37,8 +37,8 @@ function groupAttrs(host: Host, g: IommuGroup): Attribute[] {
   if (k.has('group_type_attr')) {
     attrs.push(
       k.has('group_type_writable')
-        ? { name: 'type', mode: 0o644, show: () => groupTypeShow(g), store: (b, c) => groupTypeStore(host, g, b, c.cred) }
-        : ro('type', () => groupTypeShow(g)),
+        ? { name: 'type', mode: 0o644, show: () => groupTypeShow(g, k), store: (b, c) => groupTypeStore(host, g, b, c.cred) }
+        : ro('type', () => groupTypeShow(g, k)),
     );
   }
   if (g.name !== undefined) attrs.push(ro('name', () => `${g.name}\n`));

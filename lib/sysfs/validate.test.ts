@@ -4,7 +4,8 @@ import * as nodeFs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Volume, createFsFromVolume } from 'memfs';
-import { parseKernelVersion, sysfsSchema } from './schema';
+import { sysfsSchema } from './schema';
+import { kernelVersion } from '../kernel/version';
 import { Finding, RULES, SysfsFs, checkReservedRegions, validateSysfsTree } from './validate';
 
 /* A small Intel-like host, hand-built from the tree spec:
@@ -74,7 +75,7 @@ interface Tree {
 
 /** The valid tree for kernel `kv`, as data (so it can be materialized into memfs or a real directory). */
 function spec(kv: string): Tree {
-  const v = parseKernelVersion(kv);
+  const v = kernelVersion(kv);
   const at = (x: string): boolean => (v.major - Number(x.split('.')[0])) * 1000 + v.minor - Number(x.split('.')[1]) >= 0;
   const files = new Map<string, { data: string | Buffer; mode: number }>();
   const dirs = new Set<string>();

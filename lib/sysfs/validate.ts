@@ -17,13 +17,11 @@ import {
   SchemaEntry,
   SysfsSchema,
   expectedMode,
-  formatKernelVersion,
-  inVersionRange,
   matchPattern,
   modeRangeOf,
-  parseKernelVersion,
   sysfsSchema,
 } from './schema';
+import { formatKernelVersion, inVersionRange, kernelVersion } from '../kernel/version';
 
 export const RULES = {
   'no-iommu-groups': '/sys/kernel/iommu_groups is absent or empty: nothing IOMMU-related to check (info)',
@@ -621,7 +619,7 @@ class Walker {
  * Bad input (no such root) throws a plain Error; violations are returned as findings, sorted.
  */
 export function validateSysfsTree(fs: SysfsFs, root: string, options: ValidateOptions): Finding[] {
-  const v = typeof options.kernelVersion === 'string' ? parseKernelVersion(options.kernelVersion) : options.kernelVersion;
+  const v = typeof options.kernelVersion === 'string' ? kernelVersion(options.kernelVersion) : options.kernelVersion;
   const rootPath = root.length > 1 ? root.replace(/\/+$/, '') : root;
   let st: SysfsStats;
   try {
