@@ -46,6 +46,13 @@ function validate(doc: unknown): ErrorObject[] {
   return validator(doc) ? [] : [...(validator.errors ?? [])];
 }
 
+const NUMBER_FORMS: Record<string, string> = {
+  u64: 'must be a non-negative integer, or a string in hex (0x…) or decimal, below 2^64',
+  id16: 'must be an integer 0..0xffff or a "0x…" string of up to 4 hex digits',
+  id24: 'must be an integer 0..0xffffff or a "0x…" string of up to 6 hex digits',
+  id8: 'must be an integer 0..0xff or a "0x…" string of up to 2 hex digits',
+};
+
 /** `/devices/3/bdf` → `devices[3].bdf` */
 export function jsonPointerToPath(ptr: string): string {
   let out = '';
@@ -116,24 +123,22 @@ export function parseTopology(text: string, opts: ParseOptions = {}): Topology {
 export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
   const errs = validate(doc);
   if (errs.length) {
+    // A value that fails an anyOf (numbers written as integers or strings) gets one message that
+    // says what the definition accepts, instead of one line per failed branch.
+    const anyOf = new Map<string, string>();
+    for (const e of errs) {
+      const def = /#\/definitions\/(\w+)\/anyOf$/.exec(e.schemaPath)?.[1];
+      if (e.keyword === 'anyOf' && def) anyOf.set(e.instancePath, NUMBER_FORMS[def] ?? 'has the wrong form');
+    }
     const seen = new Set<string>();
     const issues: TopologyIssue[] = [];
     for (const e of errs) {
-      // anyOf reports each branch; keep the first, most specific line per path.
-      if (e.keyword === 'anyOf') continue;
-      const d = describeAjvError(e);
-      const key = d.path;
-      if (seen.has(key)) continue;
-      seen.add(key);
+      const d = anyOf.has(e.instancePath)
+        ? { path: jsonPointerToPath(e.instancePath), message: anyOf.get(e.instancePath)! }
+        : describeAjvError(e);
+      if (seen.has(`${d.path}\0${d.message}`) || (e.keyword === 'anyOf' && !anyOf.has(e.instancePath))) continue;
+      seen.add(`${d.path}\0${d.message}`);
       issues.push({ file, ...d });
-    }
-    for (const e of errs) {
-      if (e.keyword !== 'anyOf') continue;
-      const d = describeAjvError(e);
-      if (![...seen].some((s) => s === d.path)) {
-        seen.add(d.path);
-        issues.push({ file, path: d.path, message: 'must be a non-negative integer or a 0x… / decimal string in range' });
-      }
     }
     throw new TopologyError(issues);
   }
