@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { createMachine, Machine } from '../../lib/index';
+import { createMachine, Machine, parseKernelVersion } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
 
@@ -37,7 +37,10 @@ export const hostOptions = {
 
 export function machineFrom(args: ParsedArgs, fallback: string): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
-  return createMachine(host, { kernel: args.values.kernel as string | undefined });
+  const kernel = args.values.kernel as string | undefined;
+  if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
+    throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
+  return createMachine(host, { kernel });
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;

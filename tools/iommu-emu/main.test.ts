@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0-only
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bufferIO } from './io';
+import { main } from './main';
+
+const run = async (...argv: string[]) => {
+  const io = bufferIO();
+  const code = await main(argv, io);
+  return { code, out: io.out(), err: io.err(), bytes: io.outBytes() };
+};
+
+test('show on the default host needs no arguments and lists groups with their regions', async (t) => {
+  const r = await run('show');
+  t.is(r.code, 0);
+  t.regex(r.out, /^host intel-vtd-server {2}kernel 6\.8/);
+  t.regex(r.out, /group 2 {2}type DMA-FQ\n {2}0000:00:02\.0 {2}8086:3e96 {2}class 030000 {2}driver i915/);
+  t.regex(r.out, / {2}reserved 0x000000007b800000 0x000000007fffffff direct-relaxable\n/);
+});
+
+test('show --json is the same data, machine-readable', async (t) => {
+  const r = await run('show', '--host', 'arm64-msi-bypass', '--json');
+  t.is(r.code, 0);
+  const j = JSON.parse(r.out);
+  t.is(j.host, 'arm64-msi-bypass');
+  const g = j.groups.find((x: { devices: { bdf: string }[] }) => x.devices.some((d) => d.bdf === '0000:02:00.0'));
+  t.deepEqual(g.reserved_regions.map((x: { type: string }) => x.type), ['msi', 'reserved', 'msi', 'reserved']);
+  t.true(g.vfio === false || g.vfio === true);
+});
+
+test('show --kernel runs the host under another kernel profile', async (t) => {
+  const r = await run('show', '--host', 'intel-vtd-server', '--kernel', '5.3', '--json');
+  const j = JSON.parse(r.out);
+  t.is(j.kernel, '5.3');
+  const lpc = j.groups.find((x: { devices: { bdf: string }[] }) => x.devices.some((d) => d.bdf === '0000:00:1f.0'));
+  t.is(lpc.reserved_regions[0].type, 'direct');
+  t.is(lpc.type, 'DMA');
+});
+
+test('cat prints one emulated file byte for byte', async (t) => {
+  const r = await run('cat', '/sys/kernel/iommu_groups/0/reserved_regions', '--host', 'amd-epyc');
+  t.is(r.code, 0);
+  t.is(r.out, '0x00000000fee00000 0x00000000feefffff msi\n0x000000fd00000000 0x000000ffffffffff reserved\n');
+  const cfg = await run('cat', '/sys/bus/pci/devices/0000:00:02.0/config');
+  t.is(cfg.bytes.length, 4096);
+});
+
+test('hosts lists the built-in hosts and marks the default', async (t) => {
+  const r = await run('hosts');
+  t.regex(r.out, /^intel-vtd-server\*/m);
+  const j = JSON.parse((await run('hosts', '--json')).out);
+  t.true(j.length >= 5);
+  t.true(j.every((h: { file: string }) => fs.existsSync(h.file)));
+});
+
+test('export writes a tree; a second export into it is refused', async (t) => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'x');
+  t.is((await run('export', dir, '--host', 'virtio-iommu-guest')).code, 0);
+  t.true(fs.existsSync(path.join(dir, 'sys/kernel/iommu_groups/0/reserved_regions')));
+  const again = await run('export', dir);
+  t.is(again.code, 2);
+  t.regex(again.err, /^iommu-emu: .*not empty/);
+});
+
+const bad: [string[], RegExp][] = [
+  [['frobnicate'], /unknown command "frobnicate"/],
+  [['show', '--bogus'], /Unknown option '--bogus'/],
+  [['show', '--host', 'nope'], /no built-in host named "nope"/],
+  [['show', '--host', '/no/such/file.yaml'], /\/no\/such\/file\.yaml: \(document\): cannot read: ENOENT/],
+  [['show', '--kernel', 'banana'], /not a kernel version: "banana"/],
+  [['cat'], /exactly one PATH/],
+  [['cat', 'relative/path'], /must be absolute/],
+  [['cat', '/sys/kernel/iommu_groups/99/type'], /ENOENT: no such file or directory, open '\/sys\/kernel\/iommu_groups\/99\/type'/],
+  [['export'], /exactly one DIR/],
+];
+for (const [argv, msg] of bad) {
+  test(`bad input: iommu-emu ${argv.join(' ')} → one clear line, exit 2`, async (t) => {
+    const r = await run(...argv);
+    t.is(r.code, 2);
+    t.regex(r.err, msg);
+    t.is(r.out, '');
+  });
+}
+
+test('a bad topology file reports every problem with its path', async (t) => {
+  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'h.yaml');
+  fs.writeFileSync(f, 'name: h\nkernel: "6.8"\narch: x86_64\niommus: [{ driver: intel }]\ndevices:\n  - { bdf: "0000:00:03.0", vendor: 0x8086, device: 0x1572, class: 0x020000, parent: "0000:00:01.0" }\n');
+  const r = await run('show', '--host', f);
+  t.is(r.code, 2);
+  t.regex(r.err, new RegExp(`${f}: iommus\\[0\\]\\.driver: must be one of`));
+  t.is(r.out, '');
+});
+
+test('--help lists every command', async (t) => {
+  const r = await run('--help');
+  t.is(r.code, 0);
+  for (const c of ['show', 'cat', 'export', 'hosts']) t.regex(r.out, new RegExp(`^  ${c}\\b`, 'm'));
+  t.is((await run()).code, 2);
+});
