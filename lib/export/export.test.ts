@@ -20,7 +20,7 @@ test('export writes every file, mode and relative link of the emulated sys/ tree
     const st = fs.lstatSync(real);
     if (e.kind !== 'link') t.is(st.mode & 0o7777, e.mode, e.path);
     if (e.kind === 'file') t.true(fs.readFileSync(real).equals(e.content!), e.path);
-    if (e.kind === 'link') t.is(fs.readlinkSync(real), e.target, e.path);
+    if (e.kind === 'link') t.is(fs.readlinkSync(real), e.target!, e.path);
   }
   t.is(fs.readFileSync(path.join(dir, 'sys/bus/pci/devices/0000:01:00.0/iommu_group/reserved_regions'), 'utf8'), '0x00000000fee00000 0x00000000feefffff msi\n');
 });
