@@ -17,10 +17,10 @@ import {
   isBridge,
   parseBdf,
 } from './model/host';
-import { ResvRegion, mergeResvRegions } from './model/resv_region';
+import { ResvRegion, ResvType, mergeResvRegions, resvRegion } from './model/resv_region';
 import { IOMMU_DRIVERS, unitAperture } from './iommu/drivers';
 import type { ResvContext } from './iommu/context';
-import type { DeviceSpec, Topology } from './topology/topology';
+import type { DeviceSpec, ResvTypeName, Topology } from './topology/topology';
 import { buildConfigSpace } from './drivers/pci_config';
 
 export const VFIO_PCI = 'vfio-pci';
@@ -30,6 +30,14 @@ export const VFIO_ALLOWED_DRIVERS = new Set([VFIO_PCI, 'pci-stub', 'pcieport']);
 const NON_DMA_API_DRIVERS = new Set([VFIO_PCI, 'pci-stub', 'pcieport']);
 
 export type HostListener = () => void;
+
+const RECORDED_TYPE: Readonly<Record<ResvTypeName, ResvType>> = {
+  direct: ResvType.DIRECT,
+  'direct-relaxable': ResvType.DIRECT_RELAXABLE,
+  reserved: ResvType.RESERVED,
+  msi: ResvType.MSI,
+  'sw-msi': ResvType.SW_MSI,
+};
 
 export class Host {
   readonly topology: Topology;
@@ -77,6 +85,9 @@ export class Host {
   /** A device's own regions, in its driver's order. @see drivers/iommu/iommu.c:iommu_get_resv_regions */
   deviceResvRegions(dev: PciDevice): ResvRegion[] {
     if (!dev.unit || !this.kernel.has('reserved_regions')) return [];
+    // @note emulation: a recorded host's regions that no firmware table explains replay verbatim.
+    if (dev.spec.resvRegions)
+      return dev.spec.resvRegions.map((r) => resvRegion(r.start, r.end - r.start + 1n, 0, RECORDED_TYPE[r.type], 'recorded'));
     return IOMMU_DRIVERS[dev.unit.driver].getResvRegions(dev, this.resvCtx);
   }
 

@@ -199,6 +199,16 @@ export interface DeviceSpec {
   readonly startDma?: bigint;
   readonly endDma?: bigint;
   readonly resetMethods: readonly string[];
+  /** Recorded `get_resv_regions` output replacing the driver's rules (inclusive ends). */
+  readonly resvRegions?: readonly RecordedResvRegion[];
+}
+
+export type ResvTypeName = 'direct' | 'direct-relaxable' | 'reserved' | 'msi' | 'sw-msi';
+
+export interface RecordedResvRegion {
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly type: ResvTypeName;
 }
 
 export interface AddrRange {
@@ -304,6 +314,9 @@ function normalize(raw: RawTopology, file: string): Topology {
     return i !== undefined && num((raw.devices as Raw[])[i]!.class) >> 8 === 0x0604;
   };
 
+  const checkRange = (path: string, start: bigint, end: bigint, inclusive: boolean) => {
+    if (inclusive ? end < start : end <= start) bad(path, `end 0x${end.toString(16)} must be ${inclusive ? '≥' : '>'} start 0x${start.toString(16)}`);
+  };
   const devices: DeviceSpec[] = (raw.devices as Raw[]).map((d, i) => {
     const at = `devices[${i}]`;
     if (d.parent !== undefined) {
@@ -365,6 +378,10 @@ function normalize(raw: RawTopology, file: string): Topology {
       startDma: optBig(d.startDma),
       endDma: optBig(d.endDma),
       resetMethods: d.resetMethods ?? ['flr', 'bus'],
+      resvRegions: (d.resvRegions as Raw[] | undefined)?.map((r, j) => {
+        checkRange(`${at}.resvRegions[${j}].end`, big(r.start), big(r.end), true);
+        return { start: big(r.start), end: big(r.end), type: r.type };
+      }),
     };
   });
   // Parent cycles.
@@ -384,9 +401,6 @@ function normalize(raw: RawTopology, file: string): Topology {
     list?.forEach((b, j) => {
       if (!bdfs.has(b)) bad(`${path}[${j}]`, `no device ${b} in devices[]`);
     });
-  const checkRange = (path: string, start: bigint, end: bigint, inclusive: boolean) => {
-    if (inclusive ? end < start : end <= start) bad(path, `end 0x${end.toString(16)} must be ${inclusive ? '≥' : '>'} start 0x${start.toString(16)}`);
-  };
   const firmware: FirmwareSpec = {
     rmrr: (fw.rmrr ?? []).map((r: Raw, i: number) => {
       checkDevs(`firmware.rmrr[${i}].devices`, r.devices);
