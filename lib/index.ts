@@ -7,7 +7,7 @@ export { Machine, createMachine } from './machine';
 export type { MachineOptions, ModuleParams } from './machine';
 export { DEFAULT_HOST, builtinHostNames, builtinHostPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
 export { TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
-export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver } from './topology/topology';
+export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
 export { parseKernelVersion, compareKernelVersion } from './kernel/version';
@@ -35,5 +35,5 @@ export function must(rc: number, what?: string): number {
   if (!name) throw new Error(`${what ?? 'syscall'} returned ${rc}, not a known -errno`);
   throw mk(name, what);
 }
-export { ExportError, exportTree, walkEmulated } from './export/export';
+export { EXPORT_METADATA_FILE, ExportError, exportTree, walkEmulated } from './export/export';
 export type { ExportOptions, ExportResult, TreeEntry } from './export/export';

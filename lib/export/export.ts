@@ -15,7 +15,14 @@ export class ExportError extends Error {
 export interface ExportOptions {
   /** Top-level emulated directories to export (default: ['/sys']). */
   readonly roots?: readonly string[];
+  /**
+   * Written as `iommu-emu.json` beside `sys/` (never inside it): what a tree cannot say about
+   * itself, e.g. the kernel version, so `record --root` can replay it exactly.
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
+
+export const EXPORT_METADATA_FILE = 'iommu-emu.json';
 
 export interface ExportResult {
   readonly dir: string;
@@ -98,6 +105,7 @@ export function exportTree(m: Machine, targetDir: string, opts: ExportOptions = 
         }
       }
     }
+    if (opts.metadata) nodeFs.writeFileSync(path.join(tmp, EXPORT_METADATA_FILE), `${JSON.stringify(opts.metadata, null, 2)}\n`, { mode: 0o644 });
     for (const [d, mode] of dirModes.reverse()) nodeFs.chmodSync(d, mode);
     nodeFs.chmodSync(tmp, 0o755);
     if (nodeFs.existsSync(target)) nodeFs.rmdirSync(target);
