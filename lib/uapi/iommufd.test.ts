@@ -1,16 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
+import { LayoutCase, testLayouts } from '../testing/layout_cases';
 import { StructLayout, UserMemory, encode, iommufdCmdFromUser, offsetof, offsetofend, sizeof } from '../abi';
 import { _IOC_NR, _IOC_SIZE, _IOC_TYPE, ioctlName } from './ioctl';
 import * as I from './iommufd';
 
-interface LayoutCase {
-  layout: StructLayout<any>;
-  size: number;
-  fields: Record<string, [number, number]>;
-  /** iommufd_ioctl_ops min_size = offsetofend(struct, last) */
-  last?: [string, number];
-}
 
 /*
  * No iommufd.h on the build host: these are the reference's values (vfio-iommufd-abi.md §4.1,
@@ -135,21 +129,7 @@ const layouts: LayoutCase[] = [
   },
 ];
 
-for (const c of layouts) {
-  test(`struct ${c.layout.name} matches the C layout`, (t) => {
-    t.is(sizeof(c.layout), c.size, 'sizeof');
-    t.deepEqual(
-      c.layout.members.map((m) => m.name),
-      Object.keys(c.fields),
-      'every member, in order',
-    );
-    for (const [f, [off, end]] of Object.entries(c.fields)) {
-      t.is(offsetof(c.layout, f), off, `offsetof ${f}`);
-      t.is(offsetofend(c.layout, f), end, `offsetofend ${f}`);
-    }
-    if (c.last) t.is(offsetofend(c.layout, c.last[0]), c.last[1], `min_size via ${c.last[0]}`);
-  });
-}
+testLayouts(test, layouts);
 
 const ioctls: Record<string, number> = {
   IOMMU_DESTROY: 0x3b80,

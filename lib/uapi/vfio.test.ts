@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
+import { LayoutCase, testLayouts } from '../testing/layout_cases';
 import {
   StructLayout,
   decode,
@@ -17,12 +18,6 @@ import {
 } from '../abi';
 import * as V from './vfio';
 
-interface LayoutCase {
-  layout: StructLayout<any>;
-  size: number;
-  /** field → [offsetof, offsetofend]; flexible arrays → [offsetof, null] */
-  fields: Record<string, [number, number | null]>;
-}
 
 /*
  * Numbers printed by lib/uapi/c/uapi_layout.c against /usr/include/linux/vfio.h of Linux 6.1
@@ -134,21 +129,7 @@ const layouts: LayoutCase[] = [
   },
 ];
 
-for (const c of layouts) {
-  test(`struct ${c.layout.name} matches the C layout`, (t) => {
-    t.is(sizeof(c.layout), c.size, 'sizeof');
-    t.deepEqual(
-      c.layout.members.map((m) => m.name),
-      Object.keys(c.fields),
-      'every member, in order',
-    );
-    for (const [f, [off, end]] of Object.entries(c.fields)) {
-      t.is(offsetof(c.layout, f), off, `offsetof ${f}`);
-      if (end === null) t.is(c.layout.members.at(-1)?.type.kind, 'flex', `${f} is a flexible array`);
-      else t.is(offsetofend(c.layout, f), end, `offsetofend ${f}`);
-    }
-  });
-}
+testLayouts(test, layouts);
 
 // gcc output for everything 6.1 has; BIND/ATTACH/DETACH_IOMMUFD_PT and MIG_GET_PRECOPY_INFO
 // from the reference's §1.2 table.
