@@ -28,6 +28,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   iommufd: ['host', 'model', 'kernel', 'uapi', 'abi', 'errno', 'cred', 'fs', 'machine', 'vfio', 'drivers', 'topology', 'iommu'],
   hosts: ['topology'],
   export: ['machine'],
+  record: ['machine', 'export', 'kernel', 'topology', 'errno'],
+  agent: ['machine', 'export', 'record', 'hosts', 'kernel', 'topology', 'model', 'errno', 'cred', 'vfio', 'iommufd', 'uapi', 'abi', 'fs'],
   machine: ['*'],
   index: ['*'],
   testing: ['*'],
