@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0-only
+export { RecordError, SysSource, dirSource, memSource, DEFAULT_LIMITS } from './source';
+export type { Limits, MemNode, NodeKind } from './source';
+export { recordSys, unitDriverFromName, nodeArchToKernel } from './recorder';
+export type { RecordOptions, RecordNote, Recording } from './recorder';
+export { compareWithSource, summarizeDifferences } from './compare';
+export type { Difference } from './compare';
