@@ -17,6 +17,7 @@ import { resolveHost } from './hosts';
 import { KernelProfile, kernelProfile } from './kernel/profile';
 import type { Attribute, SysTree } from './sysfs/attribute';
 import { buildSysfsTree } from './sysfs/tree';
+import { vfioInit } from './vfio/vfio_main';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
 
 export interface MachineOptions {
@@ -85,6 +86,7 @@ export class Machine {
     });
     this.host.onChange(() => this.render());
     this.render();
+    vfioInit(this);
   }
 
   get cred(): Credentials {

@@ -116,6 +116,31 @@ export const FEATURES = {
     what: 'VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL',
     source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_dma_avail_build_caps',
   },
+  vfio_dma_entry_limit: {
+    since: '5.1',
+    what: 'type1 dma_entry_limit (65535 mappings per container) → ENOSPC',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map ("vfio/type1: Limit DMA mappings per container", CVE-2019-3882)',
+  },
+  vfio_update_vaddr: {
+    since: '5.12',
+    what: 'VFIO_UPDATE_VADDR extension, VFIO_DMA_MAP_FLAG_VADDR and VFIO_DMA_UNMAP_FLAG_VADDR',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map (Steve Sistare, v5.12)',
+  },
+  vfio_update_vaddr_needs_iommu: {
+    since: '6.2',
+    what: 'CHECK_EXTENSION(VFIO_UPDATE_VADDR) is 0 before SET_IOMMU (and with emulated groups)',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_check_extension (recalled)',
+  },
+  vfio_pci_msix_mappable: {
+    since: '4.16',
+    what: 'the MSI-X BAR is mmap-able whole (REGION_INFO_CAP_MSIX_MAPPABLE); before, a sparse-mmap cap excluded the table',
+    source: 'drivers/vfio/pci/vfio_pci.c:msix_mmappable_cap ("vfio-pci: Allow mapping MSIX BAR")',
+  },
+  vfio_pci_dyn_msix: {
+    since: '6.5',
+    what: 'vfio-pci dynamic MSI-X: MSI-X IRQ info drops NORESIZE, vectors can be added while enabled',
+    source: 'drivers/vfio/pci/vfio_pci_intrs.c:vfio_msi_alloc_irq ("vfio/pci: Support dynamic MSI-X", recalled)',
+  },
   iommufd: {
     since: '6.2',
     what: '/dev/iommu (iommufd)',

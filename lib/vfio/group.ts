@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * drivers/vfio/group.c: the group char device `/dev/vfio/<id>` (`noiommu-<id>`): single open,
+ * GET_STATUS, SET/UNSET_CONTAINER, GET_DEVICE_FD. Studied against v6.6–v6.19.
+ */
+import { PAGE_SIZE, getUser, s32, strndupUser, vfioArgszFromUser, copyStructToUser } from '../abi';
+import { capable } from '../cred';
+import { kerr } from '../errno';
+import type { FileOperations, OpenContext } from '../fs/chardev';
+import type { IommuGroup } from '../model/host';
+import {
+  VFIO_GROUP_FLAGS_CONTAINER_SET,
+  VFIO_GROUP_FLAGS_VIABLE,
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_GROUP_UNSET_CONTAINER,
+  vfio_group_status,
+} from '../uapi';
+import { VfioContainer, VfioContainerFile, vfioContainerAttachGroup, vfioFops, vfioGroupDetachContainer, vfioGroupUseContainer } from './container';
+import type { VfioDevice, VfioDeviceFile, VfioState } from './vfio_main';
+import { vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
+
+/** `enum vfio_group_type` */
+export enum VfioGroupType {
+  VFIO_IOMMU = 0,
+  VFIO_EMULATED_IOMMU = 1,
+  VFIO_NO_IOMMU = 2,
+}
+
+/** The open file of a group node; device fds hold references to it. */
+export interface VfioGroupFile {
+  readonly group: VfioGroup;
+  refs: number;
+}
+
+/** `struct vfio_group` */
+export class VfioGroup {
+  container: VfioContainer | null = null;
+  containerUsers = 0;
+  openedFile: VfioGroupFile | null = null;
+
+  constructor(
+    readonly st: VfioState,
+    readonly iommuGroup: IommuGroup,
+  ) {}
+
+  get id(): number {
+    return this.iommuGroup.id;
+  }
+
+  get type(): VfioGroupType {
+    return this.iommuGroup.noiommu ? VfioGroupType.VFIO_NO_IOMMU : VfioGroupType.VFIO_IOMMU;
+  }
+
+  /** `group->iommu_group` is cleared when the last VFIO device of the group goes away. */
+  get hasIommuGroup(): boolean {
+    return this.st.groupRegistered(this.iommuGroup);
+  }
+}
+
+/** @see drivers/vfio/group.c:vfio_group_has_iommu */
+export const vfioGroupHasIommu = (g: VfioGroup): boolean => g.container !== null;
+
+/** @see drivers/vfio/group.c:vfio_group_fops_open */
+function vfioGroupFopsOpen(ctx: OpenContext, data: unknown): VfioGroupFile {
+  const { st, ig } = data as { st: VfioState; ig: IommuGroup };
+  const group = st.groupFor(ig);
+  if (!group.hasIommuGroup) throw kerr('ENODEV');
+  if (group.type === VfioGroupType.VFIO_NO_IOMMU && !capable(ctx.cred, 'CAP_SYS_RAWIO')) throw kerr('EPERM');
+  if (group.openedFile) throw kerr('EBUSY');
+  const file: VfioGroupFile = { group, refs: 1 };
+  group.openedFile = file;
+  return file;
+}
+
+/** Drops a reference to the group file; the last one runs the release. */
+export function vfioGroupFilePut(file: VfioGroupFile): void {
+  if (--file.refs > 0) return;
+  const group = file.group;
+  if (group.container) vfioGroupDetachContainer(group);
+  group.openedFile = null;
+}
+
+/** @see drivers/vfio/group.c:vfio_group_fops_release */
+function vfioGroupFopsRelease(file: VfioGroupFile): void {
+  vfioGroupFilePut(file);
+}
+
+/** @see drivers/vfio/group.c:vfio_group_ioctl_get_status */
+function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint): number {
+  const mem = group.st.m.mem;
+  const { value: status, minsz } = vfioArgszFromUser(mem, vfio_group_status, arg, 'flags');
+  let flags = 0;
+  if (!group.hasIommuGroup) throw kerr('ENODEV');
+  if (vfioGroupHasIommu(group)) flags |= VFIO_GROUP_FLAGS_CONTAINER_SET | VFIO_GROUP_FLAGS_VIABLE;
+  else if (group.iommuGroup.ownerCnt === 0) flags |= VFIO_GROUP_FLAGS_VIABLE;
+  copyStructToUser(mem, vfio_group_status, arg, { ...status, flags }, minsz);
+  return 0;
+}
+
+/**
+ * @see drivers/vfio/group.c:vfio_group_ioctl_set_container
+ * @note emulation: an fd that is neither a container nor an iommufd gives EBADF, not EBADFD —
+ * lib/errno has no EBADFD (77) yet. An iommufd fd is not recognised here (iommufd's own issue).
+ */
+function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint): number {
+  const m = group.st.m;
+  const fd = getUser(m.mem, s32, arg);
+  const f = m.sys.fds.peek(fd);
+  if (!f) throw kerr('EBADF');
+  if (vfioGroupHasIommu(group)) throw kerr('EINVAL');
+  if (!group.hasIommuGroup) throw kerr('ENODEV');
+  if (f.fops === vfioFops) {
+    vfioContainerAttachGroup((f.priv as VfioContainerFile).container, group, m.cred);
+    return 0;
+  }
+  throw kerr('EBADF');
+}
+
+/** @see drivers/vfio/group.c:vfio_group_ioctl_unset_container */
+function vfioGroupIoctlUnsetContainer(group: VfioGroup): number {
+  if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
+  if (group.containerUsers !== 1) throw kerr('EBUSY');
+  vfioGroupDetachContainer(group);
+  return 0;
+}
+
+/**
+ * By name: vfio-pci's match (the BDF, optionally followed by ` vf_token=<uuid>`).
+ * @see drivers/vfio/group.c:vfio_device_get_from_name
+ */
+function vfioDeviceGetFromName(group: VfioGroup, buf: string): VfioDevice {
+  for (const device of group.st.groupDevices(group)) {
+    if (device.ops.match(device, buf) > 0) return device;
+  }
+  throw kerr('ENODEV');
+}
+
+/**
+ * @see drivers/vfio/group.c:vfio_group_ioctl_get_device_fd, vfio_device_open_file, vfio_df_group_open
+ * @note emulation: the fd is installed after the open succeeds, so a full fd table (EMFILE)
+ * is reported after the open checks rather than before them.
+ */
+function vfioGroupIoctlGetDeviceFd(group: VfioGroup, arg: bigint): number {
+  const m = group.st.m;
+  const buf = strndupUser(m.mem, arg, Number(PAGE_SIZE));
+  const device = vfioDeviceGetFromName(group, buf);
+  if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
+  const df: VfioDeviceFile = { device, group };
+  vfioDfOpen(df, () => vfioDeviceGroupUseIommu(group));
+  try {
+    return m.sys.installAnon('[vfio-device]', vfioDeviceFops, df);
+  } catch (e) {
+    vfioDfClose(df);
+    throw e;
+  }
+}
+
+/** @see drivers/vfio/group.c:vfio_device_group_use_iommu */
+function vfioDeviceGroupUseIommu(group: VfioGroup): void {
+  if (!group.container) throw kerr('EINVAL');
+  vfioGroupUseContainer(group, group.st.m.cred);
+  group.openedFile!.refs++;
+}
+
+/** @see drivers/vfio/group.c:vfio_device_group_unuse_iommu */
+export function vfioDeviceGroupUnuseIommu(group: VfioGroup): void {
+  group.containerUsers--;
+  if (group.openedFile) vfioGroupFilePut(group.openedFile);
+}
+
+/** @see drivers/vfio/group.c:vfio_group_fops_unl_ioctl */
+const vfioGroupIoctls: Readonly<Record<number, (g: VfioGroup, arg: bigint) => number>> = {
+  [VFIO_GROUP_GET_DEVICE_FD]: vfioGroupIoctlGetDeviceFd,
+  [VFIO_GROUP_GET_STATUS]: vfioGroupIoctlGetStatus,
+  [VFIO_GROUP_SET_CONTAINER]: vfioGroupIoctlSetContainer,
+  [VFIO_GROUP_UNSET_CONTAINER]: (g) => vfioGroupIoctlUnsetContainer(g),
+};
+
+function vfioGroupFopsUnlIoctl(file: VfioGroupFile, cmd: number, arg: bigint): number {
+  const handler = vfioGroupIoctls[cmd];
+  if (!handler) throw kerr('ENOTTY');
+  return handler(file.group, arg);
+}
+
+export const vfioGroupFops = {
+  name: 'vfio-group',
+  open: vfioGroupFopsOpen,
+  release: vfioGroupFopsRelease,
+  unlockedIoctl: vfioGroupFopsUnlIoctl,
+} as const satisfies FileOperations<VfioGroupFile>;

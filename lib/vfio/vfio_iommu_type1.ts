@@ -1,0 +1,719 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * drivers/vfio/vfio_iommu_type1.c: the type1 IOMMU backend of a container — the DMA mapping set,
+ * the valid IOVA list built on attach/detach, GET_INFO with its capability chain, MAP/UNMAP in
+ * the kernel's order of checks, and the dirty-page tracking ioctl.
+ * Studied against the newest type1 (c. v6.19); older behaviour switched by KernelProfile rows.
+ */
+import {
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  TASK_SIZE,
+  copyFromUser,
+  copyStructToUser,
+  decode,
+  encode,
+  offsetofend,
+  vfioArgszFromUser,
+  vfioInfoAddCapability,
+  vfioInfoCapShift,
+  copyToUser,
+} from '../abi';
+import { capable } from '../cred';
+import { kerr } from '../errno';
+import type { IommuGroup, IommuUnit } from '../model/host';
+import { IovaRange, U64_MAX, range } from '../model/iova';
+import { ResvRegion, ResvType } from '../model/resv_region';
+import {
+  VFIO_CHECK_EXTENSION,
+  VFIO_DMA_CC_IOMMU,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_VADDR,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
+  VFIO_IOMMU_DIRTY_PAGES,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_START,
+  VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_INFO_CAPS,
+  VFIO_IOMMU_INFO_PGSIZES,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+  VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
+  __VFIO_RESERVED_TYPE1_NESTING_IOMMU,
+  vfio_bitmap,
+  vfio_iommu_type1_dirty_bitmap,
+  vfio_iommu_type1_dirty_bitmap_get,
+  vfio_iommu_type1_dma_map,
+  vfio_iommu_type1_dma_unmap,
+  vfio_iommu_type1_info,
+  vfio_iommu_type1_info_cap_iova_range,
+  vfio_iommu_type1_info_cap_migration,
+  vfio_iommu_type1_info_dma_avail,
+} from '../uapi';
+import type { VfioIommuDriverOps } from './container';
+import { DmaTree } from './dma_tree';
+import type { VfioGroup } from './group';
+import type { VfioState } from './vfio_main';
+import { vfioInfoCaps, vfioInfoCopyLen } from './vfio_main';
+
+/** `PAGE_MASK` of a 4 KiB-page kernel. @note emulation: every host runs 4 KiB kernel pages. */
+const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
+/** `DIRTY_BITMAP_BYTES(INT_MAX)` */
+export const DIRTY_BITMAP_SIZE_MAX = 0x10000000n;
+const dirtyBitmapBytes = (npages: bigint): bigint => ((npages + 63n) & ~63n) / 8n;
+/** RLIMIT_MEMLOCK of an unprivileged process (8 MiB since v5.16). @note emulation: not per-process settable. */
+const RLIMIT_MEMLOCK = 8n << 20n;
+
+/** Lowest set bit of a non-zero u64 (`__ffs`). */
+const ffs = (x: bigint): bigint => {
+  let n = 0n;
+  while (((x >> n) & 1n) === 0n && n < 64n) n++;
+  return n;
+};
+
+/** `struct vfio_dma` */
+export interface VfioDma {
+  readonly iova: bigint;
+  readonly size: bigint;
+  vaddr: bigint;
+  readonly prot: number;
+  vaddrInvalid: boolean;
+  /** Pages charged to locked_vm for this mapping. */
+  lockedPages: bigint;
+}
+
+/** `struct vfio_domain`: an IOMMU paging domain and the groups attached to it. */
+export interface VfioDomain {
+  readonly unit: IommuUnit;
+  readonly geometry: IovaRange;
+  readonly pgsizeBitmap: bigint;
+  readonly groups: IommuGroup[];
+  /** `iommu_get_msi_cookie` base when the groups rely on a software MSI window. */
+  msiCookie: bigint | undefined;
+}
+
+/** `struct vfio_iommu` */
+export class VfioIommu {
+  readonly dmaList = new DmaTree<VfioDma>();
+  /** `iova_list`: sorted, disjoint, inclusive ranges. */
+  iovaList: IovaRange[] = [];
+  /** `domain_list`: list_add, newest first. */
+  readonly domains: VfioDomain[] = [];
+  dmaAvail: number;
+  pgsizeBitmap = PAGE_MASK;
+  dirtyPageTracking = false;
+  vaddrInvalidCount = 0;
+
+  constructor(
+    readonly st: VfioState,
+    readonly v2: boolean,
+  ) {
+    this.dmaAvail = st.m.params.dma_entry_limit;
+  }
+
+  get minPgsize(): bigint {
+    return 1n << ffs(this.pgsizeBitmap);
+  }
+
+  hasGroup(ig: IommuGroup): boolean {
+    return this.domains.some((d) => d.groups.includes(ig));
+  }
+}
+
+// ---- the IOVA list ------------------------------------------------------------------------
+
+/** Any mapping overlapping `[start, last]`. @see vfio_find_dma */
+const vfioFindDma = (iommu: VfioIommu, start: bigint, last: bigint): VfioDma | undefined => iommu.dmaList.findOverlap(start, last);
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_iova_dma_valid */
+function vfioIommuIovaDmaValid(iommu: VfioIommu, start: bigint, end: bigint): boolean {
+  if (iommu.iovaList.length === 0) return true;
+  return iommu.iovaList.some((n) => start >= n.start && end <= n.last);
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_aper_conflict */
+function vfioIommuAperConflict(iommu: VfioIommu, start: bigint, end: bigint): boolean {
+  const list = iommu.iovaList;
+  if (list.length === 0) return false;
+  const first = list[0]!;
+  const last = list[list.length - 1]!;
+  if (start > last.last || end < first.start) return true;
+  if (start > first.start && vfioFindDma(iommu, first.start, start - 1n)) return true;
+  if (end < last.last && vfioFindDma(iommu, end + 1n, last.last)) return true;
+  return false;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_resv_conflict */
+function vfioIommuResvConflict(iommu: VfioIommu, regions: readonly ResvRegion[]): boolean {
+  return regions.some((r) => r.type !== ResvType.DIRECT_RELAXABLE && vfioFindDma(iommu, r.start, r.last) !== undefined);
+}
+
+/**
+ * Trim the list to `[start, end]` with the kernel's boundary quirks: a node whose last byte is
+ * the new start, or whose first byte is the new end, is dropped rather than kept one byte long.
+ * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_aper_resize
+ */
+export function vfioIommuAperResize(list: readonly IovaRange[], start: bigint, end: bigint): IovaRange[] {
+  if (list.length === 0) return [range(start, end)];
+  const nodes = list.map((n) => ({ start: n.start, last: n.last }));
+  let i = 0;
+  while (i < nodes.length) {
+    const n = nodes[i]!;
+    if (start < n.start) break;
+    if (start >= n.start && start < n.last) {
+      n.start = start;
+      break;
+    }
+    nodes.splice(i, 1);
+  }
+  const out: IovaRange[] = [];
+  for (const n of nodes) {
+    if (end > n.last) {
+      out.push(n);
+      continue;
+    }
+    if (end > n.start && end <= n.last) {
+      out.push({ start: n.start, last: end });
+      continue;
+    }
+  }
+  return out;
+}
+
+/**
+ * Carve every reserved region but direct-relaxable out of the list; an empty result is EINVAL.
+ * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_resv_exclude
+ */
+export function vfioIommuResvExclude(list: readonly IovaRange[], regions: readonly ResvRegion[]): IovaRange[] {
+  let out = [...list];
+  for (const r of regions) {
+    if (r.type === ResvType.DIRECT_RELAXABLE) continue;
+    const next: IovaRange[] = [];
+    for (const n of out) {
+      if (r.start > n.last || r.last < n.start) {
+        next.push(n);
+        continue;
+      }
+      if (r.start > n.start) next.push(range(n.start, r.start - 1n));
+      if (r.last < n.last) next.push(range(r.last + 1n, n.last));
+    }
+    out = next;
+  }
+  if (out.length === 0) throw kerr('EINVAL');
+  return out;
+}
+
+/** Any hardware MSI region cancels the software window. @see vfio_iommu_has_sw_msi */
+function vfioIommuHasSwMsi(regions: readonly ResvRegion[]): bigint | undefined {
+  let base: bigint | undefined;
+  for (const r of regions) {
+    if (r.type === ResvType.MSI) return undefined;
+    if (r.type === ResvType.SW_MSI) base = r.start;
+  }
+  return base;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_update_pgsize_bitmap */
+function vfioUpdatePgsizeBitmap(iommu: VfioIommu): void {
+  let bitmap = U64_MAX;
+  for (const d of iommu.domains) bitmap &= d.pgsizeBitmap;
+  if (bitmap & ~PAGE_MASK) {
+    bitmap &= PAGE_MASK;
+    bitmap |= PAGE_SIZE;
+  }
+  iommu.pgsizeBitmap = bitmap;
+}
+
+/** The IOMMU unit translating the group's devices (NULL for the fake no-IOMMU group). */
+function groupUnit(ig: IommuGroup): IommuUnit | undefined {
+  return ig.devices.find((d) => d.unit)?.unit;
+}
+
+/** `iommu_group_has_isolated_msi` (older: `irq_domain_check_msi_remap() || IOMMU_CAP_INTR_REMAP`). */
+const groupHasIsolatedMsi = (ig: IommuGroup): boolean => ig.devices.every((d) => !d.unit || d.unit.msiIsolated);
+
+/**
+ * A new group joins an existing domain when the IOMMU driver would accept the attach: same
+ * driver and geometry, and for the per-instance ARM/Apple drivers, the same instance.
+ */
+function domainCompatible(d: VfioDomain, unit: IommuUnit): boolean {
+  if (d.unit === unit) return true;
+  if (d.unit.driver !== unit.driver) return false;
+  if (unit.driver === 'arm-smmu-v3' || unit.driver === 'arm-smmu' || unit.driver === 'apple-dart') return false;
+  return d.geometry.start === unit.aperture.start && d.geometry.last === unit.aperture.last && d.pgsizeBitmap === unit.pgsizeBitmap;
+}
+
+/**
+ * Attach a group: conflict checks against the live mappings, the new IOVA list built on a copy
+ * and installed only on success, interrupt isolation, domain reuse.
+ * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_attach_group
+ * @note emulation: before v5.4 (no IOVA list) the aperture and reserved regions are not checked
+ * at all, where the kernel would fail later inside iommu_map with a driver-specific errno.
+ */
+export function vfioIommuType1AttachGroup(iommu: VfioIommu, group: VfioGroup): void {
+  const st = iommu.st;
+  const ig = group.iommuGroup;
+  if (iommu.vaddrInvalidCount) throw kerr('EBUSY');
+  if (iommu.hasGroup(ig)) throw kerr('EINVAL');
+  const unit = groupUnit(ig);
+  if (!unit) throw kerr('ENODEV');
+  const geo = unit.aperture;
+  let iovaCopy = iommu.iovaList;
+  let regions: ResvRegion[] = [];
+  if (st.kernel.has('vfio_iova_range_cap')) {
+    if (vfioIommuAperConflict(iommu, geo.start, geo.last)) throw kerr('EINVAL');
+    regions = st.m.host.groupResvRegions(ig);
+    if (vfioIommuResvConflict(iommu, regions)) throw kerr('EINVAL');
+    iovaCopy = vfioIommuAperResize(iommu.iovaList, geo.start, geo.last);
+    iovaCopy = vfioIommuResvExclude(iovaCopy, regions);
+  } else if (st.kernel.has('reserved_regions')) {
+    regions = st.m.host.groupResvRegions(ig);
+  }
+  if (!st.m.params.allow_unsafe_interrupts && !groupHasIsolatedMsi(ig)) throw kerr('EPERM');
+  const joined = iommu.domains.find((d) => domainCompatible(d, unit));
+  if (joined) joined.groups.push(ig);
+  else {
+    iommu.domains.unshift({
+      unit,
+      geometry: geo,
+      pgsizeBitmap: unit.pgsizeBitmap,
+      groups: [ig],
+      msiCookie: vfioIommuHasSwMsi(regions),
+    });
+    vfioUpdatePgsizeBitmap(iommu);
+  }
+  iommu.iovaList = iovaCopy;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_aper_expand */
+function vfioIommuAperExpand(iommu: VfioIommu, list: IovaRange[]): IovaRange[] {
+  if (list.length === 0) return list;
+  let start = 0n;
+  let end = U64_MAX;
+  for (const d of iommu.domains) {
+    if (d.geometry.start > start) start = d.geometry.start;
+    if (d.geometry.last < end) end = d.geometry.last;
+  }
+  const out = [...list];
+  out[0] = range(start, out[0]!.last);
+  out[out.length - 1] = range(out[out.length - 1]!.start, end);
+  return out;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_resv_refresh — undefined where it fails */
+function vfioIommuResvRefresh(iommu: VfioIommu, list: IovaRange[]): IovaRange[] | undefined {
+  if (list.length === 0) return undefined;
+  const regions: ResvRegion[] = [];
+  for (const d of iommu.domains) for (const ig of d.groups) regions.push(...iommu.st.m.host.groupResvRegions(ig));
+  const rebuilt = vfioIommuAperResize([], list[0]!.start, list[list.length - 1]!.last);
+  try {
+    return vfioIommuResvExclude(rebuilt, regions);
+  } catch {
+    return undefined;
+  }
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_detach_group */
+export function vfioIommuType1DetachGroup(iommu: VfioIommu, group: VfioGroup): void {
+  const ig = group.iommuGroup;
+  let iovaCopy = [...iommu.iovaList];
+  for (const d of iommu.domains) {
+    const at = d.groups.indexOf(ig);
+    if (at < 0) continue;
+    d.groups.splice(at, 1);
+    if (d.groups.length === 0) {
+      if (iommu.domains.length === 1) vfioIommuUnmapUnpinAll(iommu);
+      iommu.domains.splice(iommu.domains.indexOf(d), 1);
+      iovaCopy = vfioIommuAperExpand(iommu, iovaCopy);
+      vfioUpdatePgsizeBitmap(iommu);
+    }
+    break;
+  }
+  if (!iommu.st.kernel.has('vfio_iova_range_cap')) return;
+  const refreshed = vfioIommuResvRefresh(iommu, iovaCopy);
+  if (refreshed) iommu.iovaList = refreshed;
+}
+
+// ---- mappings -----------------------------------------------------------------------------
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_remove_dma */
+function vfioRemoveDma(iommu: VfioIommu, dma: VfioDma): void {
+  iommu.dmaList.remove(dma);
+  iommu.st.lockedVm -= dma.lockedPages;
+  if (dma.vaddrInvalid) iommu.vaddrInvalidCount--;
+  iommu.dmaAvail++;
+}
+
+function vfioIommuUnmapUnpinAll(iommu: VfioIommu): void {
+  for (const dma of [...iommu.dmaList]) vfioRemoveDma(iommu, dma);
+}
+
+/**
+ * Pin the user pages: every page must be mapped (writable for a device-writable mapping, GUP
+ * FOLL_WRITE) and, without CAP_IPC_LOCK, fit RLIMIT_MEMLOCK; whichever page fails first decides.
+ * @see drivers/vfio/vfio_iommu_type1.c:vfio_pin_map_dma, vfio_pin_pages_remote
+ */
+function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma): void {
+  const st = iommu.st;
+  const mem = st.m.mem;
+  const need = dma.prot & VFIO_DMA_MAP_FLAG_WRITE ? PROT_READ | PROT_WRITE : PROT_READ;
+  const npages = dma.size >> PAGE_SHIFT;
+  let faultAt = npages;
+  if (!mem.isMapped(dma.vaddr, dma.size, need)) {
+    let lo = 0n;
+    let hi = npages - 1n;
+    while (lo < hi) {
+      const mid = (lo + hi) / 2n;
+      if (mem.isMapped(dma.vaddr, (mid + 1n) * PAGE_SIZE, need)) lo = mid + 1n;
+      else hi = mid;
+    }
+    faultAt = lo;
+  }
+  const limitAt = capable(st.m.cred, 'CAP_IPC_LOCK') ? npages : (RLIMIT_MEMLOCK >> PAGE_SHIFT) - st.lockedVm;
+  if (limitAt < npages && limitAt <= faultAt) throw kerr('ENOMEM');
+  if (faultAt < npages) throw kerr('EFAULT');
+  dma.lockedPages = npages;
+  st.lockedVm += npages;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map */
+function vfioDmaDoMap(iommu: VfioIommu, map: { flags: number; vaddr: bigint; iova: bigint; size: bigint }): void {
+  const kernel = iommu.st.kernel;
+  const { iova, vaddr, size } = map;
+  const setVaddr = (map.flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0;
+  const prot = map.flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+  const badProt = (prot !== 0 && setVaddr) || (prot === 0 && !setVaddr);
+  const wraps = iova + size - 1n > U64_MAX || vaddr + size - 1n > U64_MAX;
+  const pgmask = iommu.minPgsize - 1n;
+  if (kernel.has('vfio_dma_eoverflow')) {
+    if (size === 0n) throw kerr('EINVAL');
+    if (wraps) throw kerr('EOVERFLOW');
+    if (badProt) throw kerr('EINVAL');
+    if ((size | iova | vaddr) & pgmask) throw kerr('EINVAL');
+  } else if (badProt || size === 0n || (size | iova | vaddr) & pgmask || wraps) throw kerr('EINVAL');
+  const last = iova + size - 1n;
+  const dma = vfioFindDma(iommu, iova, last);
+  if (setVaddr) {
+    if (!dma) throw kerr('ENOENT');
+    if (!dma.vaddrInvalid || dma.iova !== iova || dma.size !== size) throw kerr('EINVAL');
+    dma.vaddr = vaddr;
+    dma.vaddrInvalid = false;
+    iommu.vaddrInvalidCount--;
+    return;
+  }
+  if (dma) throw kerr('EEXIST');
+  if (kernel.has('vfio_dma_entry_limit') && iommu.dmaAvail === 0) throw kerr('ENOSPC');
+  if (!vfioIommuIovaDmaValid(iommu, iova, last)) throw kerr('EINVAL');
+  const created: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, lockedPages: 0n };
+  iommu.dmaAvail--;
+  iommu.dmaList.insert(created);
+  if (iommu.domains.length) {
+    try {
+      vfioPinMapDma(iommu, created);
+    } catch (e) {
+      vfioRemoveDma(iommu, created);
+      throw e;
+    }
+  }
+}
+
+interface UnmapBitmap {
+  readonly pgsize: bigint;
+  readonly size: bigint;
+  readonly data: bigint;
+}
+
+/**
+ * Set the dirty bits of `dma` (every pinned page is dirty without IOMMU dirty tracking) in the
+ * user bitmap based at `base`, leaving other bits as they are.
+ * @see drivers/vfio/vfio_iommu_type1.c:update_user_bitmap, vfio_iova_dirty_bitmap
+ */
+function vfioUpdateUserBitmap(iommu: VfioIommu, bitmap: bigint, dma: VfioDma, base: bigint, lo: bigint, hi: bigint, pgsize: bigint): void {
+  const mem = iommu.st.m.mem;
+  const from = (dma.iova > lo ? dma.iova : lo) - base;
+  const to = (dma.iova + dma.size - 1n < hi ? dma.iova + dma.size - 1n : hi) - base;
+  const first = from / pgsize;
+  const lastBit = to / pgsize;
+  const byte0 = first / 8n;
+  const len = Number(lastBit / 8n - byte0 + 1n);
+  const bytes = copyFromUser(mem, bitmap + byte0, len);
+  for (let b = first; b <= lastBit; b++) {
+    const i = Number(b / 8n - byte0);
+    bytes[i] = bytes[i]! | (1 << Number(b % 8n));
+  }
+  copyToUser(mem, bitmap + byte0, bytes);
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_unmap — returns the bytes unmapped */
+function vfioDmaDoUnmap(iommu: VfioIommu, unmap: { flags: number; iova: bigint; size: bigint }, bitmap: UnmapBitmap | undefined): bigint {
+  const kernel = iommu.st.kernel;
+  const { iova, size } = unmap;
+  const unmapAll = (unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  const invalidateVaddr = (unmap.flags & VFIO_DMA_UNMAP_FLAG_VADDR) !== 0;
+  const pgsize = iommu.minPgsize;
+  if (iova & (pgsize - 1n)) throw kerr('EINVAL');
+  let iovaEnd: bigint;
+  if (unmapAll) {
+    if (iova || size) throw kerr('EINVAL');
+    iovaEnd = U64_MAX;
+  } else {
+    if (!size || size & (pgsize - 1n)) throw kerr('EINVAL');
+    if (iova + size - 1n > U64_MAX) throw kerr(kernel.has('vfio_dma_eoverflow') ? 'EOVERFLOW' : 'EINVAL');
+    iovaEnd = iova + size - 1n;
+  }
+  if (bitmap && (!iommu.dirtyPageTracking || bitmap.pgsize !== pgsize)) throw kerr('EINVAL');
+  if (iommu.v2 && !unmapAll) {
+    let dma = iommu.dmaList.findContaining(iova);
+    if (dma && dma.iova !== iova) throw kerr('EINVAL');
+    if (kernel.has('vfio_dma_eoverflow')) {
+      dma = iommu.dmaList.findContaining(iovaEnd);
+      if (dma && dma.iova + dma.size - 1n !== iovaEnd) throw kerr('EINVAL');
+    } else {
+      // The older end check looked up a zero-sized range, which misses a mapping starting at iova_end.
+      dma = iommu.dmaList.findContaining(iovaEnd);
+      if (dma && dma.iova !== iovaEnd && dma.iova + dma.size - 1n !== iovaEnd) throw kerr('EINVAL');
+    }
+  }
+  let unmapped = 0n;
+  const invalidated: VfioDma[] = [];
+  for (let dma = iommu.dmaList.firstOverlapping(iova, iovaEnd); dma; ) {
+    if (dma.iova > iovaEnd) break;
+    if (!iommu.v2 && iova > dma.iova) break;
+    const next = iommu.dmaList.next(dma);
+    if (invalidateVaddr) {
+      if (dma.vaddrInvalid) {
+        for (const d of invalidated) d.vaddrInvalid = false;
+        iommu.vaddrInvalidCount -= invalidated.length;
+        throw kerr('EINVAL');
+      }
+      dma.vaddrInvalid = true;
+      iommu.vaddrInvalidCount++;
+      invalidated.push(dma);
+      unmapped += dma.size;
+      dma = next;
+      continue;
+    }
+    if (bitmap) vfioUpdateUserBitmap(iommu, bitmap.data, dma, iova, dma.iova, dma.iova + dma.size - 1n, pgsize);
+    unmapped += dma.size;
+    vfioRemoveDma(iommu, dma);
+    dma = next;
+  }
+  return unmapped;
+}
+
+// ---- ioctls -------------------------------------------------------------------------------
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_check_extension */
+function vfioIommuType1CheckExtension(st: VfioState, iommu: VfioIommu | null, arg: bigint): number {
+  switch (arg) {
+    case BigInt(VFIO_TYPE1_IOMMU):
+    case BigInt(VFIO_TYPE1v2_IOMMU):
+      return 1;
+    case BigInt(VFIO_UNMAP_ALL):
+      return st.kernel.has('vfio_unmap_all') ? 1 : 0;
+    case BigInt(VFIO_UPDATE_VADDR):
+      if (!st.kernel.has('vfio_update_vaddr')) return 0;
+      return !st.kernel.has('vfio_update_vaddr_needs_iommu') || iommu ? 1 : 0;
+    case BigInt(VFIO_DMA_CC_IOMMU):
+      // @note emulation: every paging domain here enforces cache coherency.
+      return iommu && iommu.domains.length ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_get_info and the *_build_caps helpers */
+function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint): number {
+  const st = iommu.st;
+  const kernel = st.kernel;
+  const mem = st.m.mem;
+  const { value: info, minsz } = vfioArgszFromUser(mem, vfio_iommu_type1_info, arg, 'iova_pgsizes');
+  const sizeofInfo = vfio_iommu_type1_info.size;
+  const out = { argsz: info.argsz, flags: VFIO_IOMMU_INFO_PGSIZES, iova_pgsizes: iommu.pgsizeBitmap, cap_offset: 0, pad: 0 };
+  if (!kernel.has('vfio_iova_range_cap')) {
+    copyStructToUser(mem, vfio_iommu_type1_info, arg, out, minsz);
+    return 0;
+  }
+  const copyLen = vfioInfoCopyLen(kernel, info.argsz, minsz, sizeofInfo, offsetofend(vfio_iommu_type1_info, 'cap_offset'));
+  const caps = vfioInfoCaps(kernel);
+  if (kernel.has('vfio_migration_cap')) {
+    vfioInfoAddCapability(
+      caps,
+      encode(vfio_iommu_type1_info_cap_migration, {
+        header: { id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version: 1 },
+        flags: 0,
+        pgsize_bitmap: iommu.minPgsize,
+        max_dirty_bitmap_size: DIRTY_BITMAP_SIZE_MAX,
+      }),
+    );
+  }
+  if (kernel.has('vfio_dma_avail_cap')) {
+    vfioInfoAddCapability(
+      caps,
+      encode(vfio_iommu_type1_info_dma_avail, { header: { id: VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version: 1 }, avail: iommu.dmaAvail }),
+    );
+  }
+  if (iommu.iovaList.length) {
+    vfioInfoAddCapability(
+      caps,
+      encode(vfio_iommu_type1_info_cap_iova_range, {
+        header: { id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version: 1 },
+        nr_iovas: iommu.iovaList.length,
+        iova_ranges: iommu.iovaList.map((r) => ({ start: r.start, end: r.last })),
+      }),
+    );
+  }
+  if (caps.size) {
+    out.flags |= VFIO_IOMMU_INFO_CAPS;
+    if (info.argsz < sizeofInfo + caps.size) out.argsz = sizeofInfo + caps.size;
+    else {
+      vfioInfoCapShift(caps, sizeofInfo);
+      copyToUser(mem, arg + BigInt(sizeofInfo), caps.buf.subarray(0, caps.size));
+      out.cap_offset = sizeofInfo;
+    }
+  }
+  copyStructToUser(mem, vfio_iommu_type1_info, arg, out, copyLen);
+  return 0;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_map_dma */
+function vfioIommuType1MapDma(iommu: VfioIommu, arg: bigint): number {
+  const mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (iommu.st.kernel.has('vfio_update_vaddr') ? VFIO_DMA_MAP_FLAG_VADDR : 0);
+  const mem = iommu.st.m.mem;
+  const minsz = offsetofend(vfio_iommu_type1_dma_map, 'size');
+  const map = decode(vfio_iommu_type1_dma_map, copyFromUser(mem, arg, minsz), 0, minsz);
+  if (map.argsz < minsz || map.flags & ~mask) throw kerr('EINVAL');
+  vfioDmaDoMap(iommu, map);
+  return 0;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma, verify_bitmap_size */
+function vfioIommuType1UnmapDma(iommu: VfioIommu, arg: bigint): number {
+  const kernel = iommu.st.kernel;
+  const mem = iommu.st.m.mem;
+  let mask = 0;
+  if (kernel.has('vfio_migration_cap')) mask |= VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
+  if (kernel.has('vfio_unmap_all')) mask |= VFIO_DMA_UNMAP_FLAG_ALL;
+  if (kernel.has('vfio_update_vaddr')) mask |= VFIO_DMA_UNMAP_FLAG_VADDR;
+  const minsz = offsetofend(vfio_iommu_type1_dma_unmap, 'size');
+  const unmap = decode(vfio_iommu_type1_dma_unmap, copyFromUser(mem, arg, minsz), 0, minsz);
+  if (unmap.argsz < minsz || unmap.flags & ~mask) throw kerr('EINVAL');
+  const getBitmap = (unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;
+  if (getBitmap && unmap.flags & (VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) throw kerr('EINVAL');
+  let bitmap: UnmapBitmap | undefined;
+  if (getBitmap) {
+    if (unmap.argsz < minsz + vfio_bitmap.size) throw kerr('EINVAL');
+    bitmap = decode(vfio_bitmap, copyFromUser(mem, arg + BigInt(minsz), vfio_bitmap.size));
+    if (!accessOk(bitmap.data, bitmap.size)) throw kerr('EINVAL');
+    verifyBitmapSize(unmap.size >> ffs(bitmap.pgsize), bitmap.size);
+  }
+  const unmapped = vfioDmaDoUnmap(iommu, unmap, bitmap);
+  copyStructToUser(mem, vfio_iommu_type1_dma_unmap, arg, { ...unmap, size: unmapped }, minsz);
+  return 0;
+}
+
+/** `access_ok`: inside the user half of the address space; faults come later. */
+const accessOk = (addr: bigint, size: bigint): boolean => addr + size <= TASK_SIZE;
+
+function verifyBitmapSize(npages: bigint, bitmapSize: bigint): void {
+  if (!npages || !bitmapSize || bitmapSize > DIRTY_BITMAP_SIZE_MAX || bitmapSize < dirtyBitmapBytes(npages)) throw kerr('EINVAL');
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_dirty_pages */
+function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint): number {
+  const kernel = iommu.st.kernel;
+  const mem = iommu.st.m.mem;
+  const mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
+  if (!iommu.v2) throw kerr('EACCES');
+  const { value: dirty, minsz } = vfioArgszFromUser(mem, vfio_iommu_type1_dirty_bitmap, arg, 'flags');
+  if (dirty.flags & ~mask) throw kerr('EINVAL');
+  const f = dirty.flags;
+  if (f === 0 || (f & (f - 1)) !== 0) throw kerr('EINVAL');
+  if (f & VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
+    iommu.dirtyPageTracking = true;
+    return 0;
+  }
+  if (f & VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP) {
+    iommu.dirtyPageTracking = false;
+    return 0;
+  }
+  const dataSize = dirty.argsz - minsz;
+  if (dataSize < vfio_iommu_type1_dirty_bitmap_get.size) throw kerr('EINVAL');
+  const r = decode(vfio_iommu_type1_dirty_bitmap_get, copyFromUser(mem, arg + BigInt(minsz), vfio_iommu_type1_dirty_bitmap_get.size));
+  const pgsize = iommu.minPgsize;
+  if (kernel.has('vfio_dma_eoverflow')) {
+    if (!r.size) throw kerr('EINVAL');
+    if (r.iova + r.size - 1n > U64_MAX) throw kerr('EOVERFLOW');
+  }
+  if (!accessOk(r.bitmap.data, r.bitmap.size)) throw kerr('EINVAL');
+  verifyBitmapSize(r.size >> ffs(r.bitmap.pgsize), r.bitmap.size);
+  if (r.bitmap.pgsize !== pgsize) throw kerr('EINVAL');
+  if (r.iova & (pgsize - 1n)) throw kerr('EINVAL');
+  if (!r.size || r.size & (pgsize - 1n)) throw kerr('EINVAL');
+  if (!iommu.dirtyPageTracking) throw kerr('EINVAL');
+  const end = r.iova + r.size - 1n;
+  let dma = iommu.dmaList.findContaining(r.iova);
+  if (dma && dma.iova !== r.iova) throw kerr('EINVAL');
+  dma = iommu.dmaList.findContaining(end);
+  if (dma && dma.iova !== end && dma.iova + dma.size - 1n !== end) throw kerr('EINVAL');
+  for (let d = iommu.dmaList.firstOverlapping(r.iova, end); d && d.iova <= end; d = iommu.dmaList.next(d))
+    vfioUpdateUserBitmap(iommu, r.bitmap.data, d, r.iova, r.iova, end, pgsize);
+  return 0;
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_ioctl */
+const vfioIommuType1Ioctls: Readonly<Record<number, (iommu: VfioIommu, arg: bigint) => number>> = {
+  [VFIO_IOMMU_GET_INFO]: vfioIommuType1GetInfo,
+  [VFIO_IOMMU_MAP_DMA]: vfioIommuType1MapDma,
+  [VFIO_IOMMU_UNMAP_DMA]: vfioIommuType1UnmapDma,
+  [VFIO_IOMMU_DIRTY_PAGES]: vfioIommuType1DirtyPages,
+};
+
+function vfioIommuType1Ioctl(st: VfioState, iommu: VfioIommu | null, cmd: number, arg: bigint): number {
+  if (cmd === VFIO_CHECK_EXTENSION) return vfioIommuType1CheckExtension(st, iommu, arg);
+  const handler = vfioIommuType1Ioctls[cmd];
+  if (!handler || !iommu) throw kerr('ENOTTY');
+  if (cmd === VFIO_IOMMU_DIRTY_PAGES && !st.kernel.has('vfio_migration_cap')) throw kerr('ENOTTY');
+  return handler(iommu, arg);
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_open */
+function vfioIommuType1Open(st: VfioState, arg: bigint): VfioIommu {
+  switch (arg) {
+    case BigInt(VFIO_TYPE1_IOMMU):
+      return new VfioIommu(st, false);
+    case BigInt(__VFIO_RESERVED_TYPE1_NESTING_IOMMU):
+    case BigInt(VFIO_TYPE1v2_IOMMU):
+      return new VfioIommu(st, true);
+    default:
+      throw kerr('EINVAL');
+  }
+}
+
+/** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_release */
+function vfioIommuType1Release(iommu: VfioIommu): void {
+  vfioIommuUnmapUnpinAll(iommu);
+  iommu.domains.length = 0;
+  iommu.iovaList = [];
+}
+
+export const vfioIommuType1DriverOps: VfioIommuDriverOps<VfioIommu> = {
+  name: 'vfio-iommu-type1',
+  open: vfioIommuType1Open,
+  release: vfioIommuType1Release,
+  ioctl: vfioIommuType1Ioctl,
+  attachGroup: vfioIommuType1AttachGroup,
+  detachGroup: vfioIommuType1DetachGroup,
+};
