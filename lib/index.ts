@@ -37,3 +37,20 @@ export function must(rc: number, what?: string): number {
 }
 export { EXPORT_METADATA_FILE, ExportError, exportTree, walkEmulated } from './export/export';
 export type { ExportOptions, ExportResult, TreeEntry } from './export/export';
+export {
+  RecordError,
+  SysSource,
+  compareWithSource,
+  dirSource,
+  formatTopology,
+  writeFileAtomic,
+  memSource,
+  openRecordRoot,
+  recordSys,
+  summarizeDifferences,
+} from './record';
+export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording } from './record';
+export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './vfio/api';
+export type { VfioInfo, Type1Info, DmaMapArgs } from './vfio/api';
+export { eventfd, eventfdCtx } from './vfio/eventfd';
+export type { EventfdCtx } from './vfio/eventfd';
