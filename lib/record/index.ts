@@ -5,3 +5,8 @@ export { recordSys, unitDriverFromName, nodeArchToKernel } from './recorder';
 export type { RecordOptions, RecordNote, Recording } from './recorder';
 export { compareWithSource, summarizeDifferences } from './compare';
 export type { Difference } from './compare';
+export { formatTopology, writeFileAtomic } from './emit';
+export { openRecordRoot } from './root';
+export type { OpenedRoot } from './root';
+export { gStrcompress, gStrescape, importUmockdev, toUmockdev } from './umockdev';
+export type { UmockdevExport, UmockdevImport } from './umockdev';

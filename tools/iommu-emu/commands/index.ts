@@ -4,6 +4,8 @@ import type { Command } from '../command';
 import { catCommand } from './cat';
 import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
+import { recordCommand } from './record';
+import { runCommand } from './run';
 import { showCommand } from './show';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
@@ -11,4 +13,6 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   cat: catCommand,
   export: exportCommand,
   hosts: hostsCommand,
+  record: recordCommand,
+  run: runCommand,
 };
