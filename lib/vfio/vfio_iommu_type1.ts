@@ -477,14 +477,8 @@ function vfioDmaDoUnmap(iommu: VfioIommu, unmap: { flags: number; iova: bigint; 
   if (iommu.v2 && !unmapAll) {
     let dma = iommu.dmaList.findContaining(iova);
     if (dma && dma.iova !== iova) throw kerr('EINVAL');
-    if (kernel.has('vfio_dma_eoverflow')) {
-      dma = iommu.dmaList.findContaining(iovaEnd);
-      if (dma && dma.iova + dma.size - 1n !== iovaEnd) throw kerr('EINVAL');
-    } else {
-      // The older end check looked up a zero-sized range, which misses a mapping starting at iova_end.
-      dma = iommu.dmaList.findContaining(iovaEnd);
-      if (dma && dma.iova !== iovaEnd && dma.iova + dma.size - 1n !== iovaEnd) throw kerr('EINVAL');
-    }
+    dma = iommu.dmaList.findContaining(iovaEnd);
+    if (dma && dma.iova + dma.size - 1n !== iovaEnd) throw kerr('EINVAL');
   }
   let unmapped = 0n;
   const invalidated: VfioDma[] = [];
@@ -663,7 +657,8 @@ function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint): number {
   if (r.iova & (pgsize - 1n)) throw kerr('EINVAL');
   if (!r.size || r.size & (pgsize - 1n)) throw kerr('EINVAL');
   if (!iommu.dirtyPageTracking) throw kerr('EINVAL');
-  const end = r.iova + r.size - 1n;
+  // Before the overflow checks a wrapped end simply matched nothing.
+  const end = (r.iova + r.size - 1n) & U64_MAX;
   let dma = iommu.dmaList.findContaining(r.iova);
   if (dma && dma.iova !== r.iova) throw kerr('EINVAL');
   dma = iommu.dmaList.findContaining(end);
