@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST } from '../../../lib/index';
-import { Command, hostOptions, machineFrom } from '../command';
+import { agentOptions, withAgent } from '../agent';
+import { Command, hostOptions, machineFrom, str } from '../command';
 import { UsageError } from '../errors';
 
 export const catCommand: Command = {
   summary: 'print one emulated file (e.g. /sys/kernel/iommu_groups/0/reserved_regions)',
-  usage: 'cat PATH [--host NAME|FILE] [--kernel VERSION]',
-  options: { ...hostOptions },
+  usage: 'cat PATH [--host NAME|FILE] [--kernel VERSION] [--agent URL [--machine ID] [--token T]]',
+  options: { ...hostOptions, ...agentOptions },
   allowPositionals: true,
-  run(args, io) {
+  async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError('cat takes exactly one PATH');
     const p = args.positionals[0]!;
     if (!p.startsWith('/')) throw new UsageError(`PATH must be absolute: ${p}`);
+    if (str(args, 'agent') !== undefined) {
+      io.stdout(await withAgent(args, io, (c, id) => c.readFile(id, p)));
+      return;
+    }
     const m = machineFrom(args, DEFAULT_HOST);
     io.stdout(m.fs.readFileSync(p) as Buffer);
   },

@@ -6,6 +6,7 @@ import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
 import { recordCommand } from './record';
 import { runCommand } from './run';
+import { serveCommand } from './serve';
 import { showCommand } from './show';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
@@ -15,4 +16,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   hosts: hostsCommand,
   record: recordCommand,
   run: runCommand,
+  serve: serveCommand,
 };

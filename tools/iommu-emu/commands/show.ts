@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST, Machine } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom } from '../command';
+import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { agentOptions, withAgent } from '../agent';
+import type { GroupEntry } from '../../../lib/index';
 
 export interface ShownRegion {
   readonly start: string;
@@ -109,11 +111,30 @@ export function formatShow(r: ShowResult): string {
   return lines.join('\n');
 }
 
+/** `show --agent`: the agent's view of groups, reserved and usable IOVA ranges. */
+export function formatAgentGroups(machine: string, groups: readonly GroupEntry[]): string {
+  const lines = [`agent machine ${machine}`, ''];
+  for (const g of groups) {
+    lines.push(`group ${g.id}  type ${g.type ?? '-'}${g.name ? `  name ${g.name}` : ''}${g.vfio ? `  /dev/vfio/${g.id}` : ''}`);
+    for (const d of g.devices) lines.push(`  ${d.bdf}  driver ${(d.driver ?? '-').padEnd(12)}  iommu ${d.iommu ?? '-'}`);
+    if (!g.reserved.length) lines.push('  reserved_regions: (empty)');
+    for (const x of g.reserved) lines.push(`  reserved ${x.start} ${x.last} ${x.type}`);
+    for (const x of g.usable) lines.push(`  usable   ${x.start} ${x.last}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
 export const showCommand: Command = {
   summary: 'show groups, devices, drivers and reserved regions of a host',
-  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json]',
-  options: { ...hostOptions, json: { type: 'boolean' } },
-  run(args, io) {
+  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json] [--agent URL [--machine ID] [--token T]]',
+  options: { ...hostOptions, json: { type: 'boolean' }, ...agentOptions },
+  async run(args, io) {
+    if (str(args, 'agent') !== undefined) {
+      const [id, groups] = await withAgent(args, io, async (c, id) => [id, await c.groups(id)] as const);
+      io.stdout(flag(args, 'json') ? `${JSON.stringify({ machine: id, groups }, null, 2)}\n` : formatAgentGroups(id, groups));
+      return;
+    }
     const r = showMachine(machineFrom(args, DEFAULT_HOST));
     io.stdout(flag(args, 'json') ? `${JSON.stringify(r, null, 2)}\n` : formatShow(r));
   },
