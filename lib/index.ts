@@ -43,14 +43,18 @@ export {
   compareWithSource,
   dirSource,
   formatTopology,
-  writeFileAtomic,
+  importUmockdev,
   memSource,
   openRecordRoot,
   recordSys,
   summarizeDifferences,
+  toUmockdev,
+  writeFileAtomic,
 } from './record';
-export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording } from './record';
+export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording, UmockdevExport, UmockdevImport } from './record';
 export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './vfio/api';
 export type { VfioInfo, Type1Info, DmaMapArgs } from './vfio/api';
 export { eventfd, eventfdCtx } from './vfio/eventfd';
 export type { EventfdCtx } from './vfio/eventfd';
+export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
+export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';

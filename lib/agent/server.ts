@@ -117,7 +117,7 @@ function check<T>(kind: keyof typeof SCHEMAS, body: unknown): T {
   // properties declared one level up, which strictRequired would reject.
   if (!validators) {
     const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false });
-    validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as typeof validators;
+    validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as unknown as Validators;
   }
   const v = validators![kind];
   if (!v(body)) {
