@@ -100,7 +100,7 @@ test('DEVICE_GET_INFO: PCI|RESET, 9 regions, 5 irqs; argsz checks', (t) => {
   t.deepEqual(decode(vfio_device_info, d.m.mem.read(p, 24)), { argsz: 24, flags: VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET, num_regions: 9, num_irqs: 5, cap_offset: 0, pad: 0 });
   t.is(rcCode(ioctl(d, VFIO_DEVICE_GET_INFO, encode(vfio_device_info, { argsz: 15 })).rc), 'EINVAL');
   t.is(rcCode(d.m.sys.ioctl(d.dfd, VFIO_DEVICE_GET_INFO, 0n)), 'EFAULT');
-  const noReset = openDevice(NVME, 'latest', (m) => ((m.host.findDevice(NVME)!.spec as { resetMethods: string[] }).resetMethods = []));
+  const noReset = openDevice(NVME, 'latest', (m) => ((m.host.findDevice(NVME)!.spec as unknown as { resetMethods: string[] }).resetMethods = []));
   const r = ioctl(noReset, VFIO_DEVICE_GET_INFO, encode(vfio_device_info, { argsz: 24 }));
   t.is(decode(vfio_device_info, noReset.m.mem.read(r.p, 24)).flags, VFIO_DEVICE_FLAGS_PCI);
   t.is(rcCode(noReset.m.sys.ioctl(noReset.dfd, VFIO_DEVICE_RESET)), 'EINVAL');
