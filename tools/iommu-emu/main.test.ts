@@ -99,3 +99,16 @@ test('--help lists every command', async (t) => {
   for (const c of ['show', 'cat', 'export', 'hosts']) t.regex(r.out, new RegExp(`^  ${c}\\b`, 'm'));
   t.is((await run()).code, 2);
 });
+
+test('vfio-info prints the usable IOVA ranges VFIO reports after attaching a group', async (t) => {
+  const r = await run('vfio-info', '--group', '7');
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /iova_pgsizes {2}0x0000000040201000 {2}\(4K, 2M, 1G\)/);
+  t.regex(r.out, /usable IOVA ranges \(2\):\n {4}0x0000000000000000 0x00000000fedfffff\n {4}0x00000000fef00000 0x0000ffffffffffff\n$/);
+  const j = JSON.parse((await run('vfio-info', '--group', '3', '--host', 'arm64-smmuv3', '--json')).out);
+  t.deepEqual(j.iovaRanges[0], { start: '0x0', last: '0x7ffffff' });
+  const none = await run('vfio-info', '--group', '0');
+  t.is(none.code, 1);
+  t.regex(none.err, /ENOENT.*\/dev\/vfio\/0/);
+  t.is((await run('vfio-info')).code, 2);
+});

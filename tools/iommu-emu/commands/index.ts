@@ -8,6 +8,7 @@ import { recordCommand } from './record';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
 import { showCommand } from './show';
+import { vfioInfoCommand } from './vfio_info';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   show: showCommand,
@@ -17,4 +18,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   record: recordCommand,
   run: runCommand,
   serve: serveCommand,
+  'vfio-info': vfioInfoCommand,
 };
