@@ -105,7 +105,7 @@ test('vfio-info prints the usable IOVA ranges VFIO reports after attaching a gro
   t.is(r.code, 0, r.err);
   t.regex(r.out, /iova_pgsizes {2}0x0000000040201000 {2}\(4K, 2M, 1G\)/);
   t.regex(r.out, /usable IOVA ranges \(2\):\n {4}0x0000000000000000 0x00000000fedfffff\n {4}0x00000000fef00000 0x0000ffffffffffff\n$/);
-  const j = JSON.parse((await run('vfio-info', '--group', '3', '--host', 'arm64-smmuv3', '--json')).out);
+  const j = JSON.parse((await run('vfio-info', '--group', '4', '--host', 'arm64-smmuv3', '--json')).out);
   t.deepEqual(j.iovaRanges[0], { start: '0x0', last: '0x7ffffff' });
   const none = await run('vfio-info', '--group', '0');
   t.is(none.code, 1);
