@@ -32,6 +32,7 @@ interface Backend {
   readlink(p: string): string;
   read(p: string, max: number): Buffer;
   list(p: string): string[];
+  /** -1: the tree does not say (a .umockdev file has no modes). */
   mode(p: string): number;
   /** st_size as the tree reports it (sysfs: 4096 for text attributes, the real size for `config`). */
   size(p: string): number;
@@ -215,6 +216,7 @@ export function dirSource(sysDir: string, label = sysDir, limits?: Partial<Limit
 export type MemNode =
   | { readonly kind: 'dir'; readonly mode?: number }
   | { readonly kind: 'file'; readonly content: Buffer; readonly mode?: number }
+  /* A missing mode reads as -1: unknown, not compared. */
   | { readonly kind: 'link'; readonly target: string };
 
 /** An in-memory tree (`/sys/...` → node), e.g. built from a umockdev description. */
@@ -240,7 +242,7 @@ export function memSource(nodes: ReadonlyMap<string, MemNode>, label: string, li
       mode(p) {
         const n = all.get(p)!;
         if (n.kind === 'link') return 0o777;
-        return n.mode ?? (n.kind === 'dir' ? 0o755 : 0o444);
+        return n.mode ?? -1;
       },
       size(p) {
         const n = all.get(p)!;

@@ -130,6 +130,7 @@ export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImpor
   let devPath: string | undefined;
   let devStart = 0;
   let subsystem: string | undefined;
+  let props: string[] = [];
   let sawDevice = false;
   const ignored = new Map<string, number>();
   const set = (n: number, p: string, node: MemNode) => {
@@ -144,6 +145,9 @@ export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImpor
     if (subsystem === 'pci') {
       if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/.test(name)) throw at(devStart, `PCI device ${devPath}: name is not DDDD:BB:DD.F`);
       set(n, `/sys/bus/pci/devices/${name}`, { kind: 'link', target: `../../..${devPath}` });
+      // What umockdev-run (and the kernel) add to every device: the subsystem link and uevent.
+      if (!nodes.has(`${sys}/subsystem`)) set(n, `${sys}/subsystem`, { kind: 'link', target: `${'../'.repeat(devPath.split('/').length - 1)}bus/pci` });
+      if (props.length && !nodes.has(`${sys}/uevent`)) set(n, `${sys}/uevent`, { kind: 'file', content: Buffer.from(props.map((l) => `${l}\n`).join(''), 'utf8') });
     } else if (subsystem === 'iommu') set(n, `/sys/class/iommu/${name}`, { kind: 'link', target: `../..${devPath}` });
     else {
       if (!otherSubsystems.has(subsystem)) otherSubsystems.set(subsystem, []);
@@ -152,6 +156,7 @@ export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImpor
     if (!nodes.has(sys)) nodes.set(sys, { kind: 'dir' });
     devPath = undefined;
     subsystem = undefined;
+    props = [];
   };
   lines.forEach((raw, i) => {
     const n = i + 1;
@@ -181,7 +186,7 @@ export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImpor
         if (kv[1] === 'SUBSYSTEM') {
           if (subsystem !== undefined) throw at(n, `duplicate SUBSYSTEM property in description of device ${devPath}`);
           subsystem = kv[2]!;
-        } else ignored.set('E (udev properties)', (ignored.get('E (udev properties)') ?? 0) + 1);
+        } else props.push(rest);
         return;
       }
       case 'A':
