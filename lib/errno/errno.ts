@@ -37,6 +37,7 @@ export const ERRNO = {
   ELOOP: [40, 'Too many levels of symbolic links'],
   ENODATA: [61, 'No data available'],
   EOVERFLOW: [75, 'Value too large for defined data type'],
+  EBADFD: [77, 'File descriptor in bad state'],
   EMSGSIZE: [90, 'Message too long'],
   EOPNOTSUPP: [95, 'Operation not supported'],
   EADDRINUSE: [98, 'Address already in use'],

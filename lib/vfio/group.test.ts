@@ -31,7 +31,7 @@ import {
   vfio_group_status,
 } from '../uapi';
 import { eventfd } from './eventfd';
-import { bindVfioPci, rcCode, setContainerRaw, sysfsWrite, vfioGroupOf } from './testing';
+import { bindVfioPci, rcCode, setContainerRaw, sysfsWrite, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';
 const NVME_GROUP = 7;
@@ -156,8 +156,7 @@ const groupCases: GroupCase[] = [
   { name: 'SET_CONTAINER: arg not mapped', code: 'EFAULT', run: (o) => o.m.sys.ioctl(o.gfd, 0x3b68, 0n) },
   { name: 'SET_CONTAINER: not an fd', code: 'EBADF', run: (o) => setContainerRaw(o.m, o.gfd, 99) },
   { name: 'SET_CONTAINER: twice', code: 'EINVAL', run: (o) => (setContainerRaw(o.m, o.gfd, o.cfd), setContainerRaw(o.m, o.gfd, o.cfd)) },
-  // @note emulation in group.ts: the kernel says EBADFD here.
-  { name: 'SET_CONTAINER: not a container fd', code: 'EBADF', run: (o) => setContainerRaw(o.m, o.gfd, eventfd(o.m)) },
+  { name: 'SET_CONTAINER: not a container fd', code: 'EBADFD', run: (o) => setContainerRaw(o.m, o.gfd, eventfd(o.m)) },
   { name: 'SET_CONTAINER', code: 0, run: (o) => setContainerRaw(o.m, o.gfd, o.cfd) },
   { name: 'UNSET_CONTAINER: not set', code: 'EINVAL', run: (o) => o.m.sys.ioctl(o.gfd, VFIO_GROUP_UNSET_CONTAINER) },
   {

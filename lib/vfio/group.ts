@@ -101,8 +101,8 @@ function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint): number {
 
 /**
  * @see drivers/vfio/group.c:vfio_group_ioctl_set_container
- * @note emulation: an fd that is neither a container nor an iommufd gives EBADF, not EBADFD —
- * lib/errno has no EBADFD (77) yet. An iommufd fd is not recognised here (iommufd's own issue).
+ * @note emulation: an iommufd fd is not recognised here (no iommufd yet): it gives EBADFD like
+ * any other fd that is not a container.
  */
 function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint): number {
   const m = group.st.m;
@@ -115,7 +115,7 @@ function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint): number {
     vfioContainerAttachGroup((f.priv as VfioContainerFile).container, group, m.cred);
     return 0;
   }
-  throw kerr('EBADF');
+  throw kerr('EBADFD');
 }
 
 /** @see drivers/vfio/group.c:vfio_group_ioctl_unset_container */

@@ -19,7 +19,7 @@ import { hex64 } from '../model/iova';
 import type { DeviceSpec, TopologyInput } from '../topology/topology';
 import { VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU } from '../uapi';
 import { VfioContainerHandle, VfioGroupHandle } from './api';
-import { bindVfioPci, rcCode, setContainerRaw, vfioGroupOf } from './testing';
+import { bindVfioPci, rcCode, setContainerRaw, vfioGroupOf } from '../testing/vfio';
 
 const MiB = 1n << 20n;
 

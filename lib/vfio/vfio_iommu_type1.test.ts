@@ -32,7 +32,7 @@ import {
   vfio_iommu_type1_info,
 } from '../uapi';
 import { DmaTree } from './dma_tree';
-import { Type1Fixture, mapRaw, rcCode, type1Fixture, unmapRaw } from './testing';
+import { Type1Fixture, mapRaw, rcCode, type1Fixture, unmapRaw } from '../testing/vfio';
 import { vfioIommuAperResize, vfioIommuResvExclude } from './vfio_iommu_type1';
 
 const MiB = 1n << 20n;

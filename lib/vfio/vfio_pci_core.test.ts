@@ -39,7 +39,7 @@ import {
 } from '../uapi';
 import { VfioContainerHandle, VfioGroupHandle } from './api';
 import { eventfd, eventfdCtx } from './eventfd';
-import { bindVfioPci, rcCode, vfioGroupOf } from './testing';
+import { bindVfioPci, rcCode, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';
 
