@@ -58,3 +58,5 @@ export { eventfd, eventfdCtx } from './vfio/eventfd';
 export type { EventfdCtx } from './vfio/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
 export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
+export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/validate';
+export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';

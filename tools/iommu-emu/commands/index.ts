@@ -8,6 +8,7 @@ import { recordCommand } from './record';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
 import { showCommand } from './show';
+import { validateCommand } from './validate';
 import { vfioInfoCommand } from './vfio_info';
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
@@ -19,4 +20,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   run: runCommand,
   serve: serveCommand,
   'vfio-info': vfioInfoCommand,
+  validate: validateCommand,
 };

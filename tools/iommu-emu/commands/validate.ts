@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * `iommu-emu validate [DIR | --host X | --live] [--kernel V] [--strict]`: check a sysfs tree
+ * against sysfs-schema/. Read-only on every source. One line per finding (`path[:line]: rule:
+ * message`), then a summary; exit 1 on any violation. A tree without IOMMU groups (a host with
+ * no IOMMU) is reported as such and exits 0.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEFAULT_HOST, EXPORT_METADATA_FILE, parseKernelVersion, validateSysfsTree, violations, type Finding, type SysfsFs } from '../../../lib/index';
+import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { ExitError, UsageError } from '../errors';
+
+interface Source {
+  readonly fs: SysfsFs;
+  readonly sysRoot: string;
+  readonly kernel: string;
+  readonly label: string;
+}
+
+function kernelOption(v: string | undefined): string | undefined {
+  if (v !== undefined && v !== 'latest' && !parseKernelVersion(v))
+    throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(v)} (e.g. 6.8, 5.15.2 or 6.8.0-45-generic)`);
+  return v;
+}
+
+function dirSource(dir: string, kernel: string | undefined): Source {
+  const abs = path.resolve(dir);
+  let sysRoot: string;
+  if (fs.existsSync(path.join(abs, 'sys', 'kernel')) || fs.existsSync(path.join(abs, 'sys', 'devices'))) sysRoot = path.join(abs, 'sys');
+  else if (fs.existsSync(path.join(abs, 'kernel')) || fs.existsSync(path.join(abs, 'devices'))) sysRoot = abs;
+  else throw new UsageError(`${dir}: neither a sys/ tree nor a directory holding one`);
+  let k = kernel;
+  const meta = path.join(path.dirname(sysRoot), EXPORT_METADATA_FILE);
+  if (k === undefined && fs.existsSync(meta)) {
+    const j = JSON.parse(fs.readFileSync(meta, 'utf8')) as { kernel?: unknown };
+    if (typeof j.kernel === 'string') k = j.kernel;
+  }
+  if (k === undefined) throw new UsageError(`${dir}: the tree does not say its kernel version (no ${EXPORT_METADATA_FILE}); pass --kernel`);
+  return { fs: fs as unknown as SysfsFs, sysRoot, kernel: k, label: sysRoot };
+}
+
+export const validateCommand: Command = {
+  summary: 'check a sysfs tree (emulated, exported/recorded DIR, or this host with --live) against sysfs-schema/',
+  usage: 'validate [DIR | --host NAME|FILE | --live] [--kernel VERSION] [--strict]',
+  options: { ...hostOptions, live: { type: 'boolean' }, strict: { type: 'boolean' } },
+  allowPositionals: true,
+  run(args, io) {
+    const kernel = kernelOption(str(args, 'kernel'));
+    const live = flag(args, 'live');
+    const host = str(args, 'host');
+    if (args.positionals.length > 1) throw new UsageError('validate takes at most one DIR');
+    const dir = args.positionals[0];
+    if ([dir !== undefined, live, host !== undefined].filter(Boolean).length > 1) throw new UsageError('give one of DIR, --host or --live');
+
+    let src: Source;
+    if (live) src = { fs: fs as unknown as SysfsFs, sysRoot: '/sys', kernel: kernel ?? os.release(), label: '/sys (live)' };
+    else if (dir !== undefined) src = dirSource(dir, kernel);
+    else {
+      const m = machineFrom(args, DEFAULT_HOST);
+      src = { fs: m.fs as unknown as SysfsFs, sysRoot: '/sys', kernel: m.kernel.release, label: `emulated ${m.topology.name}` };
+    }
+
+    let findings: Finding[];
+    try {
+      findings = validateSysfsTree(src.fs, src.sysRoot, { kernelVersion: src.kernel, strict: flag(args, 'strict') });
+    } catch (e) {
+      throw new ExitError(2, (e as Error).message);
+    }
+    const none = findings.find(f => f.rule === 'no-iommu-groups');
+    if (none) {
+      io.stdout(`${src.label}: ${none.message} (no IOMMU in use; nothing to validate)\n`);
+      return 0;
+    }
+    for (const f of findings) io.stdout(`${f.path}${f.line ? `:${f.line}` : ''}: ${f.severity}: ${f.rule}: ${f.message}\n`);
+    const bad = violations(findings);
+    const files = new Set(bad.map(f => f.path)).size;
+    io.stderr(
+      bad.length
+        ? `${src.label} (kernel ${src.kernel}): ${bad.length} violation(s) in ${files} path(s)\n`
+        : `${src.label} (kernel ${src.kernel}): conforms to sysfs-schema/\n`,
+    );
+    return bad.length ? 1 : 0;
+  },
+};
