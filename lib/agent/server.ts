@@ -122,6 +122,9 @@ function check<T>(kind: keyof typeof SCHEMAS, body: unknown): T {
   const v = validators![kind];
   if (!v(body)) {
     const e = v.errors![0]!;
+    const alts = (SCHEMAS[kind] as { oneOf?: readonly { required: readonly string[] }[] }).oneOf;
+    if (alts && (e.schemaPath.startsWith('#/oneOf') || e.keyword === 'oneOf'))
+      throw new AgentError(400, 'EINVAL', `body: needs exactly one of ${alts.map((a) => a.required.join('+')).join(' or ')}`);
     const where = `body${e.instancePath.replace(/\//g, '.')}`;
     const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : '';
     throw new AgentError(400, 'EINVAL', `${where}: ${e.message ?? e.keyword}${extra}`);
