@@ -5,10 +5,10 @@
  * @see drivers/iommu/iommu.c:iommu_group_store_type
  * @see shared/reference/kernel-sysfs-abi.md §1.5
  */
-import { createMachine, user, type Credentials, type Machine } from '../../lib/index';
+import { DEFAULT_HOST, createMachine, user, type Credentials, type Machine } from '../../lib/index';
 import { suite, needMachine, type SuiteT } from '../lib/suite';
 import { SysfsView } from '../lib/sysfs';
-import { emulatorTarget } from '../targets';
+import { machineTarget } from '../targets';
 import { tryWriteAttr } from '../lib/attr';
 import { NON_DMA_API_DRIVERS, bind, findGroups, unbind, type GroupPick } from '../lib/pci';
 
@@ -27,9 +27,10 @@ interface Self {
 
 const ks = h.fixture<Self, Kernel>('type_store', {
   setup(t, variant) {
-    const base = needMachine(t);
-    const m = variant.kernel === undefined ? base : createMachine(base.topology, { kernel: variant.kernel });
-    const v = variant.kernel === undefined ? t.sysfs : new SysfsView({ ...emulatorTarget(), fs: m.fs, machine: m, sys: m.sys, kernel: m.kernel.release });
+    if (t.target.kind !== 'emulator') needMachine(t);
+    const host = typeof t.options.host === 'string' ? t.options.host : DEFAULT_HOST;
+    const m = variant.kernel === undefined ? needMachine(t) : createMachine(host, { kernel: variant.kernel });
+    const v = variant.kernel === undefined ? t.sysfs : new SysfsView(machineTarget(m));
     if (!m.kernel.has('group_type_attr')) t.skip(`no type attribute before v4.19 (kernel ${m.kernel.release})`);
     const [maj, min] = m.kernel.release.split('.').map(Number) as [number, number];
     const at = (xy: string): boolean => {

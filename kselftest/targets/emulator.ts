@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/** `--target emulator` (the default): a fresh emulated machine; `--host` and `--kernel` pick it. */
-import { DEFAULT_HOST, createMachine, type Credentials } from '../../lib/index';
+/**
+ * `--target emulator` (the default): an emulated machine; `--host` and `--kernel` pick it.
+ * The machine is built on first use, so a test that builds its own pays for one machine.
+ */
+import { DEFAULT_HOST, createMachine, type Credentials, type Machine } from '../../lib/index';
 import type { Target } from './target';
 
 export interface EmulatorTargetOptions {
@@ -13,7 +16,39 @@ export interface EmulatorTargetOptions {
 
 export function emulatorTarget(opts: EmulatorTargetOptions = {}): Target {
   const host = opts.host ?? DEFAULT_HOST;
-  const m = createMachine(host, { ...(opts.kernel ? { kernel: opts.kernel } : {}), ...(opts.cred ? { cred: opts.cred } : {}) });
+  let m: Machine | undefined;
+  const machine = (): Machine =>
+    (m ??= createMachine(host, { ...(opts.kernel ? { kernel: opts.kernel } : {}), ...(opts.cred ? { cred: opts.cred } : {}) }));
+  return {
+    kind: 'emulator',
+    get description() {
+      return `emulator:${machine().topology.name}@${machine().kernel.release}`;
+    },
+    root: '/',
+    get fs() {
+      return machine().fs;
+    },
+    get kernel() {
+      return machine().kernel.release;
+    },
+    get arch() {
+      return machine().topology.arch;
+    },
+    get sys() {
+      return machine().sys;
+    },
+    sysUnavailable: undefined,
+    get machine() {
+      return machine();
+    },
+    close() {
+      if (m) for (const [fd] of m.sys.fds.entries()) m.sys.close(fd);
+    },
+  };
+}
+
+/** A target over an existing machine (a suite that builds one per variant). */
+export function machineTarget(m: Machine): Target {
   return {
     kind: 'emulator',
     description: `emulator:${m.topology.name}@${m.kernel.release}`,
@@ -24,8 +59,6 @@ export function emulatorTarget(opts: EmulatorTargetOptions = {}): Target {
     sys: m.sys,
     sysUnavailable: undefined,
     machine: m,
-    close() {
-      for (const [fd] of m.sys.fds.entries()) m.sys.close(fd);
-    },
+    close() {},
   };
 }

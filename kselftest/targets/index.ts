@@ -7,7 +7,7 @@ import type { Target } from './target';
 
 export type { Target, TargetKind, TreeFs, Sys } from './target';
 export { TargetError } from './dir';
-export { emulatorTarget } from './emulator';
+export { emulatorTarget, machineTarget } from './emulator';
 export { dirTarget } from './dir';
 export { liveTarget } from './live';
 

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * The AVA side of the conformance suite: which (host, kernel) pairs `make test` runs every
+ * program against, and one AVA test per program and pair asserting KSFT_PASS.
+ */
+import type { TestFn } from 'ava';
+import { builtinHostNames, DEFAULT_HOST } from '../lib/index';
+import { KSFT_PASS } from './harness/exit_codes';
+import { discover, loadProgram } from './run_lib';
+
+export interface Combo {
+  readonly host: string;
+  /** undefined: the kernel the host's topology names. */
+  readonly kernel: string | undefined;
+}
+
+/** The default host under several profiles; every other host under its own kernel and the latest. */
+export function matrix(): Combo[] {
+  const out: Combo[] = [];
+  for (const k of [undefined, '4.11', '5.4', '5.15', 'latest']) out.push({ host: DEFAULT_HOST, kernel: k });
+  for (const host of builtinHostNames()) if (host !== DEFAULT_HOST) for (const k of [undefined, 'latest']) out.push({ host, kernel: k });
+  return out;
+}
+
+/** Kernel-profile variants of programs that build their own machines run once per host. */
+const FIXED_KERNEL_VARIANTS = ['v5_10', 'v5_11', 'v5_15', 'v6_3', 'v6_4'];
+
+export function argvFor(c: Combo): string[] {
+  const argv = ['--target', 'emulator', '--host', c.host];
+  if (c.kernel !== undefined) argv.push('--kernel', c.kernel, ...FIXED_KERNEL_VARIANTS.flatMap(v => ['-V', v]));
+  return argv;
+}
+
+export function registerBridge(test: TestFn, pick: (c: Combo) => boolean): void {
+  const programs = discover(__dirname);
+  for (const c of matrix().filter(pick)) {
+    for (const p of programs) {
+      test(`${p.name} --host ${c.host}${c.kernel ? ` --kernel ${c.kernel}` : ''}`, async t => {
+        const r = await loadProgram(p.file)(argvFor(c), { env: { KSFT_TAP_LEVEL: '1' } });
+        t.is(r.counts.fail + r.counts.error, 0, r.output);
+        t.is(r.exitCode, KSFT_PASS, r.output);
+        t.true(r.plan > 0);
+      });
+    }
+  }
+}
