@@ -45,7 +45,8 @@ export function showMachine(m: Machine): ShowResult {
   const device = (bdf: string): ShownDevice => {
     const d = `/sys/bus/pci/devices/${bdf}`;
     const drv = exists(`${d}/driver`) ? String(m.fs.readlinkSync(`${d}/driver`)).split('/').pop()! : null;
-    const unit = exists(`${d}/iommu`) ? String(m.fs.readlinkSync(`${d}/iommu`)).split('/').pop()! : null;
+    // An AMD IOMMU's own PCI function has an iommu/ directory (its unit), not a link.
+    const unit = exists(`${d}/iommu`) && m.fs.lstatSync(`${d}/iommu`).isSymbolicLink() ? String(m.fs.readlinkSync(`${d}/iommu`)).split('/').pop()! : null;
     const spec = m.topology.devices.find((x) => x.bdf === bdf);
     return {
       bdf,
