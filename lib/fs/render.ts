@@ -69,7 +69,7 @@ export class MemfsRenderer {
     const sigOf = (p: string, n: SysNode): string => {
       switch (n.kind) {
         case 'dir':
-          return 'dir';
+          return `dir:${n.mode ?? 0o755}`;
         case 'link':
           return `link:${n.target}`;
         case 'chardev':
@@ -78,11 +78,14 @@ export class MemfsRenderer {
           return `file:${p}`;
       }
     };
+    // memfs checks directory permissions against the real process even for root: open up the
+    // read-only directories (the 0555 mount point) while the tree changes.
+    for (const [p, r] of this.current) if (r.kind === 'dir' && r.sig !== `dir:${0o755}`) this.vol.chmodSync(p, 0o755);
     // Remove what is gone or changed kind/target, deepest first.
     const stale = [...this.current.entries()]
       .filter(([p, r]) => {
         const want = tree.get(p);
-        return !want || want.kind !== r.kind || (r.kind !== 'file' && sigOf(p, want) !== r.sig);
+        return !want || want.kind !== r.kind || (r.kind !== 'file' && r.kind !== 'dir' && sigOf(p, want) !== r.sig);
       })
       .map(([p]) => p)
       .sort((a, b) => depth(b) - depth(a));
@@ -105,11 +108,7 @@ export class MemfsRenderer {
       const parent = p.slice(0, p.lastIndexOf('/')) || '/';
       switch (n.kind) {
         case 'dir':
-          // sysfs directories are 0755 (memfs would create 0777).
-          if (!have) {
-            this.vol.mkdirSync(p, { recursive: true });
-            this.vol.chmodSync(p, 0o755);
-          }
+          if (!have) this.vol.mkdirSync(p, { recursive: true });
           break;
         case 'link':
           if (!have) {
@@ -142,6 +141,11 @@ export class MemfsRenderer {
         }
       }
       this.current.set(p, { kind: n.kind, sig: sigOf(p, n) });
+    }
+    // sysfs directories are 0755 (memfs would create 0777); the mount point itself is 0555.
+    for (const p of paths) {
+      const n = tree.get(p)!;
+      if (n.kind === 'dir') this.vol.chmodSync(p, n.mode ?? 0o755);
     }
   }
 

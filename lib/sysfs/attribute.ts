@@ -22,7 +22,7 @@ export interface Attribute {
 export const defineAttribute = (a: Attribute): Attribute => a;
 
 export type SysNode =
-  | { readonly kind: 'dir' }
+  | { readonly kind: 'dir'; readonly mode?: number }
   | { readonly kind: 'file'; readonly attr: Attribute }
   | { readonly kind: 'link'; readonly target: string }
   | { readonly kind: 'chardev'; readonly mode: number; readonly major: number; readonly minor: number; readonly uid?: number; readonly gid?: number };

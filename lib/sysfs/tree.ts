@@ -147,7 +147,9 @@ export function buildSysfsTree(host: Host): SysTree {
   const file = (d: string, a: Attribute) => t.set(`${d}/${a.name}`, { kind: 'file', attr: a });
   const link = (p: string, target: string) => t.set(p, { kind: 'link', target: relLink(p, target) });
 
-  for (const p of ['/sys', '/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
+  // The sysfs mount point is dr-xr-xr-x.
+  t.set('/sys', { kind: 'dir', mode: 0o555 });
+  for (const p of ['/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
     dir(p);
 
   for (const g of host.groups()) {
