@@ -60,7 +60,7 @@ export function needSys(t: SuiteT): Sys {
 
 /** The emulated machine (stores, hot-plug, topology), or SKIP on a read-only target. */
 export function needMachine(t: SuiteT): Machine {
-  if (!t.target.machine) t.skip(`${t.target.kind} target is read-only; needs the emulator`);
+  if (t.target.kind !== 'emulator') t.skip(`${t.target.sysUnavailable ?? `${t.target.kind} target is read-only`}; needs the emulator`);
   return t.target.machine as Machine;
 }
 
