@@ -60,7 +60,7 @@ export class Host {
     this.resvCtx = { kernel, firmware: topology.firmware, topology };
     this.buildUnits();
     for (const d of topology.devices) if (d.driver) this.ensureDriver(d.driver, true);
-    this.ensureDriver(VFIO_PCI, false);
+    if (topology.kconfig.CONFIG_VFIO) this.ensureDriver(VFIO_PCI, false);
     for (const spec of busWalkOrder(topology.devices)) this.addDevice(spec);
   }
 

@@ -86,7 +86,7 @@ export class Machine {
     });
     this.host.onChange(() => this.render());
     this.render();
-    vfioInit(this);
+    if (topology.kconfig.CONFIG_VFIO) vfioInit(this);
   }
 
   get cred(): Credentials {

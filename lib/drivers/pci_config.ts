@@ -68,9 +68,12 @@ export function barResources(spec: DeviceSpec): BarResource[] {
 
 const isBridgeClass = (cls: number) => cls >> 8 === 0x0604;
 
-/** `resource`: one `0x%016llx 0x%016llx 0x%016llx` line per resource slot (13 for endpoints, 17 for bridges). */
-export function resourceFile(spec: DeviceSpec): string {
-  const n = isBridgeClass(spec.class) ? 17 : 13;
+/**
+ * `resource`: one `0x%016llx 0x%016llx 0x%016llx` line per resource slot: 6 BARs + ROM, the six
+ * SR-IOV BARs with CONFIG_PCI_IOV, and four bridge windows on bridges (13/17, or 7/11).
+ */
+export function resourceFile(spec: DeviceSpec, pciIov = true): string {
+  const n = (pciIov ? 13 : 7) + (isBridgeClass(spec.class) ? 4 : 0);
   const res = barResources(spec);
   const hex = (x: bigint) => `0x${x.toString(16).padStart(16, '0')}`;
   let out = '';
@@ -82,6 +85,7 @@ export function resourceFile(spec: DeviceSpec): string {
 }
 
 export function buildConfigSpace(spec: DeviceSpec): Uint8Array {
+  if (spec.config) return Uint8Array.from(spec.config);
   const cfg = new Uint8Array(spec.pcie ? PCI_CFG_SPACE_EXP_SIZE : PCI_CFG_SPACE_SIZE);
   const v = new DataView(cfg.buffer);
   const bridge = isBridgeClass(spec.class);

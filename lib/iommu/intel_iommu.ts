@@ -19,7 +19,7 @@ function inScope(dev: PciDevice, scope: readonly string[]): boolean {
   return false;
 }
 
-export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware }) => {
+export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware, topology }) => {
   const out: ResvRegion[] = [];
   for (const rmrr of firmware.rmrr) {
     // One region per matching scope entry, as the kernel walks every active dev scope.
@@ -30,7 +30,7 @@ export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware
       out.push(resvRegion(rmrr.base, rmrr.end - rmrr.base + 1n, DMA_PTE_RW, type, `RMRR ${s}`));
     }
   }
-  if (kernel.has('intel_isa_range') && dev.class >> 8 === PCI_CLASS_BRIDGE_ISA) {
+  if (kernel.has('intel_isa_range') && topology.kconfig.CONFIG_INTEL_IOMMU_FLOPPY_WA && dev.class >> 8 === PCI_CLASS_BRIDGE_ISA) {
     const type = kernel.has('intel_isa_range_relaxable') ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
     out.push(resvRegion(0n, 1n << 24n, DMA_PTE_RW, type, 'ISA bridge floppy workaround'));
   }

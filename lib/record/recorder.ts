@@ -228,7 +228,9 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     iommus,
     devices,
   };
+  recordKconfig(doc, src);
   dropDefaultBarAddresses(doc, src);
+  keepRecordedConfig(doc, src);
   const build = (d: Raw) => replay(d, src.label);
   labelGroups(doc, groups, groupOfDev, build, note);
 
@@ -360,6 +362,54 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
     if (bars.length) d.bars = bars;
   }
   return d;
+}
+
+/** Build options visible in the tree: a `resource` of 7 (11 on bridges) lines means no CONFIG_PCI_IOV. */
+function recordKconfig(doc: Raw, src: SysSource): void {
+  const kconfig: Raw = {};
+  // Only a tree that shows its drivers can say vfio-pci is missing (umockdev files cannot).
+  if (
+    src.kind('/sys/bus/pci/drivers') === 'dir' &&
+    src.kind('/sys/bus/pci/drivers/vfio-pci') === undefined &&
+    !(doc.devices as Raw[]).some((d) => d.driver === 'vfio-pci' || d.driver_override === 'vfio-pci')
+  )
+    kconfig.CONFIG_VFIO = false;
+  for (const d of doc.devices as Raw[]) {
+    const res = src.text(`/sys/bus/pci/devices/${String(d.bdf)}/resource`);
+    if (res === undefined) continue;
+    const lines = res.split('\n').filter(Boolean).length;
+    const bridge = (Number(d.class) >> 8) === 0x0604;
+    if (lines === (bridge ? 11 : 7)) kconfig.CONFIG_PCI_IOV = false;
+    break;
+  }
+  if (!Object.keys(kconfig).length) return;
+  // Placed before iommus, where a person writing the file would put it.
+  const entries = Object.entries(doc);
+  entries.splice(Object.keys(doc).indexOf('iommus'), 0, ['kconfig', kconfig]);
+  for (const k of Object.keys(doc)) delete doc[k];
+  Object.assign(doc, Object.fromEntries(entries));
+}
+
+/**
+ * Config space the emulator would build differently (command/status values, capability lists
+ * it does not model) is carried as recorded bytes — when the whole space was readable (root).
+ */
+function keepRecordedConfig(doc: Raw, src: SysSource): void {
+  let m: Machine;
+  try {
+    m = replay(doc, src.label);
+  } catch {
+    return;
+  }
+  for (const d of doc.devices as Raw[]) {
+    const p = `/sys/bus/pci/devices/${String(d.bdf)}/config`;
+    const want = src.read(p);
+    if (!want || (want.length !== 256 && want.length !== 4096)) continue;
+    if ((m.fs.readFileSync(p) as Buffer).equals(want)) continue;
+    let end = want.length;
+    while (end > 64 && want[end - 1] === 0) end--;
+    d.config = want.subarray(0, end).toString('hex');
+  }
 }
 
 /** BAR addresses are kept only where the emulator's default placement would put them elsewhere. */

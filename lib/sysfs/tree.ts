@@ -60,7 +60,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('class', () => `${hex(d.class, 6)}\n`),
     ro('revision', () => `${hex(d.revision, 2)}\n`),
     ro('irq', () => `${d.spec.irq}\n`),
-    ro('resource', () => resourceFile(d.spec)),
+    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV)),
     ro('modalias', modalias),
     {
       name: 'numa_node',

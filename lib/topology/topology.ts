@@ -201,6 +201,8 @@ export interface DeviceSpec {
   readonly resetMethods: readonly string[];
   /** Recorded `get_resv_regions` output replacing the driver's rules (inclusive ends). */
   readonly resvRegions?: readonly RecordedResvRegion[];
+  /** Recorded config space bytes, replayed as they are. */
+  readonly config?: Uint8Array;
 }
 
 export type ResvTypeName = 'direct' | 'direct-relaxable' | 'reserved' | 'msi' | 'sw-msi';
@@ -234,12 +236,21 @@ export interface Cmdline {
   readonly 'vfio.enable_unsafe_noiommu_mode'?: boolean;
 }
 
+/** Kernel build options that change what sysfs shows. */
+export interface Kconfig {
+  /** vfio + vfio-pci loaded. */
+  readonly CONFIG_VFIO: boolean;
+  readonly CONFIG_PCI_IOV: boolean;
+  readonly CONFIG_INTEL_IOMMU_FLOPPY_WA: boolean;
+}
+
 export interface Topology {
   readonly name: string;
   readonly description?: string;
   readonly kernel: string;
   readonly arch: Arch;
   readonly cmdline: Cmdline;
+  readonly kconfig: Kconfig;
   readonly iommus: readonly IommuSpec[];
   readonly devices: readonly DeviceSpec[];
   readonly firmware: FirmwareSpec;
@@ -271,6 +282,26 @@ export function defaultUnitName(driver: IommuDriver, index: number, spec: Raw): 
     case 's390-iommu':
       return `s390-iommu.${index}`;
   }
+}
+
+/**
+ * A recorded config space: at least the 64-byte header, at most the device's space (256 bytes,
+ * 4096 for PCIe), zero-extended to it; its ids must agree with the ones written beside it.
+ */
+function recordedConfig(d: Raw, at: string, bad: (path: string, message: string) => void): Uint8Array | undefined {
+  const given = Buffer.from(d.config as string, 'hex');
+  const size = (d.pcie ?? true) ? 4096 : 256;
+  if (given.length < 64 || given.length > size) {
+    bad(`${at}.config`, `must hold 64 to ${size} bytes for this device (has ${given.length})`);
+    return undefined;
+  }
+  const bytes = new Uint8Array(size);
+  bytes.set(given);
+  const v = new DataView(bytes.buffer);
+  if (v.getUint16(0, true) !== num(d.vendor) || v.getUint16(2, true) !== num(d.device))
+    bad(`${at}.config`, `bytes 0-3 (vendor 0x${v.getUint16(0, true).toString(16).padStart(4, '0')}, device 0x${v.getUint16(2, true).toString(16).padStart(4, '0')}) do not match vendor/device`);
+  else if (v.getUint32(8, true) >>> 8 !== num(d.class)) bad(`${at}.config`, 'bytes 9-11 do not match class');
+  return bytes;
 }
 
 function normalize(raw: RawTopology, file: string): Topology {
@@ -324,6 +355,8 @@ function normalize(raw: RawTopology, file: string): Topology {
       else if (!isBridge(d.parent)) bad(`${at}.parent`, `${d.parent} is not a PCI bridge (class 0x0604xx)`);
       else if (d.parent === d.bdf) bad(`${at}.parent`, 'a device cannot be its own parent');
     }
+    if (raw.kconfig?.CONFIG_VFIO === false && (d.driver === 'vfio-pci' || d.driver_override === 'vfio-pci'))
+      bad(`${at}.driver`, 'vfio-pci is not available with kconfig.CONFIG_VFIO false');
     if (typeof d.iommu === 'string' && !unitNames.has(d.iommu))
       bad(`${at}.iommu`, `no IOMMU unit named ${JSON.stringify(d.iommu)} (have: ${[...unitNames].join(', ') || 'none'})`);
     if (d.iommu === undefined && iommus.length === 0 && d.group !== undefined)
@@ -378,6 +411,7 @@ function normalize(raw: RawTopology, file: string): Topology {
       startDma: optBig(d.startDma),
       endDma: optBig(d.endDma),
       resetMethods: d.resetMethods ?? ['flr', 'bus'],
+      config: d.config === undefined ? undefined : recordedConfig(d, at, bad),
       resvRegions: (d.resvRegions as Raw[] | undefined)?.map((r, j) => {
         checkRange(`${at}.resvRegions[${j}].end`, big(r.start), big(r.end), true);
         return { start: big(r.start), end: big(r.end), type: r.type };
@@ -444,6 +478,11 @@ function normalize(raw: RawTopology, file: string): Topology {
     kernel: raw.kernel,
     arch: raw.arch,
     cmdline: raw.cmdline ?? {},
+    kconfig: {
+      CONFIG_VFIO: raw.kconfig?.CONFIG_VFIO ?? true,
+      CONFIG_PCI_IOV: raw.kconfig?.CONFIG_PCI_IOV ?? true,
+      CONFIG_INTEL_IOMMU_FLOPPY_WA: raw.kconfig?.CONFIG_INTEL_IOMMU_FLOPPY_WA ?? true,
+    },
     iommus,
     devices,
     firmware,
