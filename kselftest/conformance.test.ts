@@ -19,9 +19,16 @@ const NO_ENV = {};
 /** Programs that only read /sys: they must give one verdict per tree, whatever the target. */
 const READ_ONLY = ['reserved_regions_test', 'resv_platform_test', 'group_links_test', 'sysfs_schema_test'];
 
+const TEMP: string[] = [];
+test.after.always(() => {
+  for (const d of TEMP) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function exportHost(host: string, kernel?: string): string {
   const m = createMachine(host, kernel ? { kernel } : {});
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ksft-export-')), host);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ksft-export-'));
+  TEMP.push(tmp);
+  const dir = path.join(tmp, host);
   exportTree(m, dir, { metadata: { kernel: m.kernel.release, arch: m.topology.arch, host: m.topology.name } });
   return dir;
 }
