@@ -12,7 +12,15 @@ const run = async (...argv: string[]) => {
   return { code, out: io.out(), err: io.err() };
 };
 
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'validate-'));
+const TEMP: string[] = [];
+const tmp = (): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'validate-'));
+  TEMP.push(d);
+  return d;
+};
+test.after.always(() => {
+  for (const d of TEMP) fs.rmSync(d, { recursive: true, force: true });
+});
 
 test('every built-in host conforms, emulated and exported', async t => {
   for (const host of ['intel-vtd-server', 'amd-epyc', 'arm64-smmuv3']) {
