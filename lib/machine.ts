@@ -4,6 +4,7 @@
  * model under a kernel profile, the process's memory, fd table and credentials. Nothing is
  * global: any number of machines can live side by side.
  */
+import { Superblock } from '@jsonjoy.com/fs-core';
 import { Volume, createFsFromVolume } from 'memfs';
 import type { IFs } from 'memfs';
 import { UserMemory } from './abi/uaccess';
@@ -73,7 +74,7 @@ export class Machine {
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
     };
     this.host = new Host(topology, this.kernel);
-    this.vol = new Volume();
+    this.vol = new Volume(new Superblock({ process: memfsProcess() }));
     this.fs = createFsFromVolume(this.vol);
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
     this.sys = new Syscalls({
@@ -152,6 +153,23 @@ export class Machine {
     if (!permitted(this.credentials, attr.mode, 0, 0, 2)) throw kerr('EACCES');
     return this.runStore(attr, data, pos);
   }
+}
+
+/**
+ * memfs asks `process.getuid()`/`getgid()` on every path step; those are real syscalls and were
+ * most of a machine's construction time. The answers cannot change under us, so ask once.
+ */
+function memfsProcess(): NonNullable<ConstructorParameters<typeof Superblock>[0]>['process'] {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  return {
+    getuid: () => uid,
+    getgid: () => gid,
+    cwd: () => '/',
+    platform: process.platform,
+    env: {},
+    emitWarning: (m: string | Error) => process.emitWarning(m),
+  } as NonNullable<ConstructorParameters<typeof Superblock>[0]>['process'];
 }
 
 /**

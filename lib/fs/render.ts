@@ -35,10 +35,38 @@ export const attrContent = (a: Attribute): Buffer => {
   return typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 };
 
-const depth = (p: string) => p.split('/').length;
+const depthOf = (p: string): number => {
+  let d = 0;
+  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 47) d++;
+  return d;
+};
+
+/** Paths by depth (parents first, or children first), then by name; depths computed once. */
+function byDepth(paths: Iterable<string>, childrenFirst = false): string[] {
+  const keyed = [...paths].map((p) => [depthOf(p), p] as const);
+  keyed.sort((a, b) => (childrenFirst ? b[0] - a[0] : a[0] - b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return keyed.map((k) => k[1]);
+}
+
+const DIR_0755 = `dir:${0o755}`;
+
+function sigOf(p: string, n: SysNode): string {
+  switch (n.kind) {
+    case 'dir':
+      return `dir:${n.mode ?? 0o755}`;
+    case 'link':
+      return `link:${n.target}`;
+    case 'chardev':
+      return `chr:${n.mode}:${n.major}:${n.minor}:${n.uid ?? 0}:${n.gid ?? 0}`;
+    case 'file':
+      return `file:${p}`;
+  }
+}
 
 export class MemfsRenderer {
   private current = new Map<string, Rendered>();
+  /** Inodes of rendered attribute files, so updates need no path walk. */
+  private readonly nodes = new Map<string, MemfsNode>();
   private desired: SysTree = new Map();
 
   constructor(
@@ -66,59 +94,52 @@ export class MemfsRenderer {
       }
     }
     this.desired = tree;
-    const sigOf = (p: string, n: SysNode): string => {
-      switch (n.kind) {
-        case 'dir':
-          return `dir:${n.mode ?? 0o755}`;
-        case 'link':
-          return `link:${n.target}`;
-        case 'chardev':
-          return `chr:${n.mode}:${n.major}:${n.minor}:${n.uid ?? 0}:${n.gid ?? 0}`;
-        case 'file':
-          return `file:${p}`;
-      }
-    };
     // memfs checks directory permissions against the real process even for root: open up the
     // read-only directories (the 0555 mount point) while the tree changes.
-    for (const [p, r] of this.current) if (r.kind === 'dir' && r.sig !== `dir:${0o755}`) this.vol.chmodSync(p, 0o755);
-    // Remove what is gone or changed kind/target, deepest first.
-    const stale = [...this.current.entries()]
-      .filter(([p, r]) => {
-        const want = tree.get(p);
-        return !want || want.kind !== r.kind || (r.kind !== 'file' && r.kind !== 'dir' && sigOf(p, want) !== r.sig);
-      })
-      .map(([p]) => p)
-      .sort((a, b) => depth(b) - depth(a));
-    for (const p of stale) {
-      const r = this.current.get(p)!;
-      try {
-        if (r.kind === 'dir') this.vol.rmSync(p, { recursive: true, force: true });
-        else this.vol.unlinkSync(p);
-      } catch {
-        // Already gone with a removed parent directory.
+    const chmods = new Set<string>();
+    for (const [p, r] of this.current) {
+      if (r.kind === 'dir' && r.sig !== DIR_0755) {
+        this.vol.chmodSync(p, 0o755);
+        chmods.add(p);
       }
-      this.current.delete(p);
     }
-    for (const p of [...this.current.keys()]) if (!this.vol.existsSync(p) && this.current.get(p)!.kind !== 'link') this.current.delete(p);
+    // Remove what is gone or changed kind/target, deepest first; a removed directory takes its
+    // whole subtree with it.
+    const stale = byDepth(
+      [...this.current.entries()]
+        .filter(([p, r]) => {
+          const want = tree.get(p);
+          return !want || want.kind !== r.kind || (r.kind !== 'file' && r.kind !== 'dir' && sigOf(p, want) !== r.sig);
+        })
+        .map(([p]) => p),
+      true,
+    );
+    for (const p of stale) {
+      const r = this.current.get(p);
+      if (!r) continue;
+      if (r.kind === 'dir') {
+        this.vol.rmSync(p, { recursive: true, force: true });
+        for (const q of [...this.current.keys()]) if (q.startsWith(`${p}/`)) this.forget(q);
+      } else this.vol.unlinkSync(p);
+      this.forget(p);
+      chmods.delete(p);
+    }
 
-    const paths = [...tree.keys()].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1));
+    const paths = byDepth(tree.keys());
     for (const p of paths) {
       const n = tree.get(p)!;
       const have = this.current.get(p);
-      const parent = p.slice(0, p.lastIndexOf('/')) || '/';
+      const sig = sigOf(p, n);
       switch (n.kind) {
         case 'dir':
-          if (!have) this.vol.mkdirSync(p, { recursive: true });
+          if (!have) this.vol.mkdirSync(p);
+          if (!have || have.sig !== sig) chmods.add(p);
           break;
         case 'link':
-          if (!have) {
-            this.vol.mkdirSync(parent, { recursive: true });
-            this.vol.symlinkSync(n.target, p);
-          }
+          if (!have) this.vol.symlinkSync(n.target, p);
           break;
         case 'chardev': {
           if (have) break;
-          this.vol.mkdirSync(parent, { recursive: true });
           this.vol.writeFileSync(p, '');
           const node = this.node(p);
           node.mode = constants.S_IFCHR | n.mode;
@@ -128,30 +149,35 @@ export class MemfsRenderer {
           break;
         }
         case 'file': {
-          if (!have) {
-            this.vol.mkdirSync(parent, { recursive: true });
+          let node = this.nodes.get(p);
+          if (!have || !node) {
             this.vol.writeFileSync(p, '');
-            this.hook(p);
+            node = this.node(p);
+            this.nodes.set(p, node);
+            this.hook(p, node);
           }
-          const node = this.node(p);
           const content = attrContent(n.attr);
           if (!node.getBuffer().equals(content)) node.setBuffer(content);
           node.mode = constants.S_IFREG | n.attr.mode;
           break;
         }
       }
-      this.current.set(p, { kind: n.kind, sig: sigOf(p, n) });
+      this.current.set(p, { kind: n.kind, sig });
     }
     // sysfs directories are 0755 (memfs would create 0777); the mount point itself is 0555.
-    for (const p of paths) {
-      const n = tree.get(p)!;
-      if (n.kind === 'dir') this.vol.chmodSync(p, n.mode ?? 0o755);
+    for (const p of chmods) {
+      const n = tree.get(p);
+      if (n?.kind === 'dir') this.vol.chmodSync(p, n.mode ?? 0o755);
     }
   }
 
+  private forget(p: string): void {
+    this.current.delete(p);
+    this.nodes.delete(p);
+  }
+
   /** Route memfs writes on this inode to the attribute's store; truncation is a no-op, as in sysfs. */
-  private hook(path: string): void {
-    const node = this.node(path);
+  private hook(path: string, node: MemfsNode): void {
     node.truncate = () => undefined;
     node.write = (buf: Buffer, off = 0, len = buf.length - off, pos = 0) => {
       const n = this.desired.get(path);
