@@ -21,6 +21,8 @@ import { buildSysfsTree } from './sysfs/tree';
 import { vfioInit } from './vfio/vfio_main';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
 
+const PAGE_SIZE = 4096;
+
 export interface MachineOptions {
   /** Run the host under another kernel version ("5.3", "latest") than its topology names. */
   readonly kernel?: string;
@@ -139,8 +141,15 @@ export class Machine {
     return n?.kind === 'file' ? n.attr : undefined;
   }
 
+  /**
+   * One write(2) to a sysfs file: nothing to store is 0 without calling store(); a text
+   * attribute's store sees at most PAGE_SIZE bytes wherever the file position is.
+   * @see fs/sysfs/file.c:sysfs_kf_write, fs/kernfs/file.c:kernfs_fop_write_iter
+   */
   private runStore(attr: Attribute, data: Uint8Array, pos: number): number {
     if (!attr.store) throw kerr('EIO');
+    if (data.length === 0) return 0;
+    if (!attr.binary) return attr.store(data.subarray(0, PAGE_SIZE), { cred: this.credentials, pos: 0 });
     return attr.store(data, { cred: this.credentials, pos });
   }
 

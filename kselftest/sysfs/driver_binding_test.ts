@@ -90,11 +90,9 @@ ov.test('second_write_on_one_fd_stores_again', (t, { sys, bdf }) => {
   t.expectEq(9, sys.write(fd, 'pci-stub\n'));
   const rc = sys.write(fd, 'vfio-pci\n');
   sys.close(fd);
-  if (rc < 0) t.xfail('emulator: a text attribute write at a non-zero offset is EINVAL (lib/fs/syscalls.ts doWrite); kernfs calls store() again');
   t.expectEq(9, rc);
   t.expectStrEq('vfio-pci\n', t.sysfs.read(override(bdf)));
 });
-ov.xfail('', 'zero_length_write_is_a_noop', 'emulator: a zero-length write reaches store() and clears the override; sysfs_kf_write returns 0 first');
 
 /** Overriding does not unbind the current driver and binds nothing by itself. */
 ov.test('override_does_not_rebind', t => {
@@ -225,7 +223,6 @@ const ID_ROWS: readonly IdRow[] = [
     first: 'dead beef ffffffff ffffffff 020000 ffff00\n',
     input: () => 'dead beef\n',
     errno: null,
-    xfail: 'emulator requires equal class and class_mask (lib/drivers/pci_driver.ts removeIdStore); the kernel tests !((id->class ^ class) & class_mask)',
   },
   {
     name: 'remove_id_class_mismatch_under_mask',

@@ -193,10 +193,6 @@ const ROWS: readonly Row[] = [
     },
     errno: s => (s.at('6.4') ? null : 'EINVAL'),
     after: () => 'DMA-FQ\n',
-    xfail: s =>
-      s.at('5.15') && !s.at('6.4')
-        ? 'emulator converts DMA→DMA-FQ before the v5.11–v6.3 single-device check (lib/iommu/group_type.ts; kernel order recalled)'
-        : undefined,
   },
 ];
 

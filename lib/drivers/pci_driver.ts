@@ -101,14 +101,14 @@ export function removeIdStore(host: Host, drv: PciDriver, buf: Uint8Array): numb
     want(4, 0),
     want(5, 0),
   ];
+  // The class is compared under the mask written to remove_id (0 by default: any class).
   const i = drv.dynamicIds.findIndex(
     (id) =>
       id.vendor === vendor &&
       id.device === device &&
       (subvendor === PCI_ANY_ID || id.subvendor === subvendor) &&
       (subdevice === PCI_ANY_ID || id.subdevice === subdevice) &&
-      id.class === cls &&
-      id.classMask === mask,
+      ((id.class ^ cls) & mask) === 0,
   );
   if (i < 0) throw kerr('ENODEV');
   drv.dynamicIds.splice(i, 1);

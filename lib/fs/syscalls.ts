@@ -208,11 +208,7 @@ export class Syscalls {
       if (!f.fops.write) throw kerr('EINVAL');
       return f.fops.write(f.priv, data, pos);
     }
-    if (f.attr) {
-      // sysfs hands the whole buffer of the first write to store(); text attributes ignore pos.
-      if (!f.attr.binary && pos !== 0n) throw kerr('EINVAL');
-      return this.host.store(f.path, f.attr, data, Number(pos));
-    }
+    if (f.attr) return this.host.store(f.path, f.attr, data, Number(pos));
     throw kerr('EINVAL');
   }
 

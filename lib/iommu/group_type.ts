@@ -24,23 +24,26 @@ export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, c
   else if (sysfsStreq(s, 'auto')) req = 'auto';
   else throw kerr('EINVAL');
 
-  // A flush queue comes up in place, even with drivers bound.
-  if (req === 'DMA-FQ' && group.defaultDomain === 'DMA') {
-    group.defaultDomain = 'DMA-FQ';
-    host.changed();
-    return buf.length;
-  }
+  const fqInPlace = req === 'DMA-FQ' && group.defaultDomain === 'DMA';
   if (k.has('type_store_owner_cnt')) {
+    // A flush queue comes up in place, even with drivers bound.
+    if (fqInPlace) return setType(host, group, 'DMA-FQ', buf);
     if (group.devices.length === 0 || group.ownerCnt) throw kerr('EPERM');
   } else {
-    // v5.11–v6.3: single-device groups only, and the device must be unbound.
+    // v5.11–v6.3: single-device groups only, checked first; then the device must be unbound,
+    // except for the in-place DMA → DMA-FQ change (v5.15+).
     if (group.devices.length !== 1) throw kerr('EINVAL', 'group has more than one device');
-    if (group.devices[0]!.driver !== null) throw kerr('EBUSY', 'device is still bound to a driver');
+    if (group.devices[0]!.driver !== null && !fqInPlace) throw kerr('EBUSY', 'device is still bound to a driver');
+    if (fqInPlace) return setType(host, group, 'DMA-FQ', buf);
   }
   const want = req === 'auto' ? group.bootDomain : req;
   if (want === 'identity' && group.devices.some((d) => d.unit?.driver === 'apple-dart' && (d.unit.spec.pageSize ?? 16384) > 4096))
     throw kerr('EOPNOTSUPP', 'identity domain not supported by this IOMMU');
-  group.defaultDomain = want;
+  return setType(host, group, want, buf);
+}
+
+function setType(host: Host, group: IommuGroup, type: DomainType | null, buf: Uint8Array): number {
+  group.defaultDomain = type;
   host.changed();
   return buf.length;
 }

@@ -75,6 +75,8 @@ const dynids: StoreCase[] = [
   { name: 'new_id with all 7 fields skips the EEXIST check', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', '8086 1572'), path: '/sys/bus/pci/drivers/vfio-pci/new_id', data: '8086 1572 ffffffff ffffffff 0 0 0', rc: ok },
   { name: 'new_id with driver_data unknown to an id table is EINVAL', path: '/sys/bus/pci/drivers/i40e/new_id', data: '8086 1234 ffffffff ffffffff 0 0 5', rc: E('EINVAL') },
   { name: 'remove_id of an id never added is ENODEV', path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: '8086 1572', rc: E('ENODEV') },
+  { name: 'remove_id compares the class under the mask it is given (none: any class)', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', 'dead beef ffffffff ffffffff 020000 ffff00'), path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: 'dead beef', rc: ok },
+  { name: 'remove_id with a class that differs under its mask is ENODEV', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', 'dead beef'), path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: 'dead beef ffffffff ffffffff 020000 ffff00', rc: E('ENODEV') },
   { name: 'remove_id with one field is EINVAL', path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: '8086', rc: E('EINVAL') },
   { name: 'remove_id of an added id', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', '8086 1572'), path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: '8086 1572', rc: ok },
 ];
@@ -89,6 +91,8 @@ const typeCases: (Omit<StoreCase, 'path'> & { path: (m: Machine) => string })[] 
   { name: 'DMA → DMA-FQ in place even with a driver bound', setup: (m) => m.host.findDevice(NIC)!.group!.defaultDomain = 'DMA', path: groupType(NIC), data: 'DMA-FQ', rc: ok, after: (m) => [[groupType(NIC)(m), 'DMA-FQ\n']] },
   { name: 'vfio-pci is not a DMA-API driver: type change allowed', path: groupType('0000:00:05.0'), data: 'DMA', rc: ok },
   { name: '5.15: a bound driver is EBUSY', kernel: '5.15', path: groupType(NIC), data: 'DMA', rc: E('EBUSY') },
+  { name: '5.15: DMA → DMA-FQ in place with a driver bound', kernel: '5.15', setup: (m) => m.host.findDevice(NIC)!.group!.defaultDomain = 'DMA', path: groupType(NIC), data: 'DMA-FQ', rc: ok, after: (m) => [[groupType(NIC)(m), 'DMA-FQ\n']] },
+  { name: '5.15: a multi-device group is EINVAL before anything else, DMA-FQ included', kernel: '5.15', setup: (m) => { m.host.hotplug({ ...m.host.topology.devices[1]!, bdf: '0000:00:04.1' }); m.host.findDevice('0000:00:04.0')!.group!.defaultDomain = 'DMA'; }, path: groupType('0000:00:04.0'), data: 'DMA-FQ', rc: E('EINVAL') },
   { name: '5.15: an unbound single-device group changes', kernel: '5.15', path: groupType('0000:00:04.0'), data: 'identity', rc: ok },
   { name: '5.11: DMA-FQ does not exist yet', kernel: '5.11', path: groupType('0000:00:04.0'), data: 'DMA-FQ', rc: E('EINVAL') },
   { name: '5.10: type is read-only (open fails)', kernel: '5.10', path: groupType('0000:00:04.0'), data: 'DMA', rc: E('EACCES') },

@@ -33,7 +33,8 @@ function groupAttrs(host: Host, g: IommuGroup): Attribute[] {
   const k = host.kernel;
   const attrs: Attribute[] = [];
   if (k.has('reserved_regions'))
-    attrs.push(ro('reserved_regions', () => host.groupResvRegions(g).map(formatResvRegion).join('')));
+    // sysfs_emit_at stops at PAGE_SIZE - 1 bytes, mid-line if need be (about 74–97 lines).
+    attrs.push(ro('reserved_regions', () => host.groupResvRegions(g).map(formatResvRegion).join('').slice(0, 4095)));
   if (k.has('group_type_attr')) {
     attrs.push(
       k.has('group_type_writable')
