@@ -64,7 +64,7 @@ test('/dev/vfio/vfio is misc 10:196 0666; a group node appears when a device bin
   t.is(Number(st.mode) & constants.S_IFMT, constants.S_IFCHR);
   t.is(Number(st.mode) & 0o777, 0o666);
   t.is(Number(st.rdev), (10 << 8) | 196);
-  t.deepEqual(m.fs.readdirSync('/dev/vfio').sort(), [String(NVME_GROUP), 'vfio']);
+  t.deepEqual(m.fs.readdirSync('/dev/vfio').sort(), [String(NVME_GROUP), 'devices', 'vfio']);
   const nic = vfioGroupOf(m, '0000:01:00.0');
   t.is(bindVfioPci(m, '0000:01:00.0'), '0000:01:00.0'.length);
   t.true(m.fs.existsSync(`/dev/vfio/${nic.id}`));

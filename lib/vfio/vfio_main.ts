@@ -19,6 +19,7 @@ import { VfioGroup, vfioGroupFops, vfioDeviceGroupUnuseIommu } from './group';
 import { vfioIommuType1DriverOps } from './vfio_iommu_type1';
 import type { VfioIommuDriverOps } from './container';
 import { VfioPciCoreDevice, vfioPciCoreOps } from './vfio_pci_core';
+import { vfioDeviceCdevNodes } from './device_cdev';
 
 /** `VFIO_MINOR` in include/linux/miscdevice.h */
 export const VFIO_MINOR = 196;
@@ -152,6 +153,7 @@ function vfioDevNodes(st: VfioState): DevNode[] {
     const name = `${ig.noiommu ? 'noiommu-' : ''}${ig.id}`;
     nodes.push({ path: `/dev/vfio/${name}`, mode: 0o600, major: VFIO_GROUP_MAJOR, minor: ig.id, fops: vfioGroupFops, data: { st, ig } });
   }
+  nodes.push(...vfioDeviceCdevNodes(st));
   return nodes;
 }
 
