@@ -10,14 +10,13 @@ import { ExitError, UsageError } from './errors';
 import { CommandIO, processIO } from './io';
 
 export function help(): string {
-  const w = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
   return [
     'usage: iommu-emu COMMAND [options]',
     '',
     'Emulates the Linux IOMMU reserved-region sysfs ABI and VFIO/iommufd ioctls.',
     '',
     'commands:',
-    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`),
+    ...Object.values(COMMANDS).flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
     '',
     'HOST is a built-in host name (see `iommu-emu hosts`) or a topology file (.json/.yaml).',
     '',
