@@ -5,14 +5,33 @@
  * @see include/uapi/linux/pci_regs.h, drivers/pci/probe.c:__pci_read_base, drivers/pci/pci-sysfs.c:resource_show
  */
 import type { BarSpec, DeviceSpec } from '../topology/topology';
+import {
+  PCI_BASE_ADDRESS_0,
+  PCI_CAPABILITY_LIST,
+  PCI_CAP_ID_EXP,
+  PCI_CAP_ID_MSI,
+  PCI_CAP_ID_MSIX,
+  PCI_CAP_ID_PM,
+  PCI_CFG_SPACE_EXP_SIZE,
+  PCI_CFG_SPACE_SIZE,
+  PCI_CLASS_PROG,
+  PCI_COMMAND,
+  PCI_DEVICE_ID,
+  PCI_HEADER_TYPE,
+  PCI_INTERRUPT_LINE,
+  PCI_INTERRUPT_PIN,
+  PCI_REVISION_ID,
+  PCI_ROM_ADDRESS,
+  PCI_STATUS,
+  PCI_STATUS_CAP_LIST,
+  PCI_SUBSYSTEM_ID,
+  PCI_SUBSYSTEM_VENDOR_ID,
+  PCI_VENDOR_ID,
+} from '../uapi/pci_regs';
 
-export const PCI_CFG_SPACE_SIZE = 256;
-export const PCI_CFG_SPACE_EXP_SIZE = 4096;
+export { PCI_CFG_SPACE_EXP_SIZE, PCI_CFG_SPACE_SIZE };
 
-const PCI_CAP_ID_PM = 0x01;
-const PCI_CAP_ID_MSI = 0x05;
-const PCI_CAP_ID_EXP = 0x10;
-const PCI_CAP_ID_MSIX = 0x11;
+
 
 // include/linux/ioport.h
 const IORESOURCE_IO = 0x100;
@@ -89,23 +108,23 @@ export function buildConfigSpace(spec: DeviceSpec): Uint8Array {
   const cfg = new Uint8Array(spec.pcie ? PCI_CFG_SPACE_EXP_SIZE : PCI_CFG_SPACE_SIZE);
   const v = new DataView(cfg.buffer);
   const bridge = isBridgeClass(spec.class);
-  v.setUint16(0x00, spec.vendor, true);
-  v.setUint16(0x02, spec.device, true);
-  v.setUint16(0x04, 0x0006, true); // memory + bus master enabled
-  v.setUint16(0x06, 0x0010, true); // capabilities list present
-  v.setUint8(0x08, spec.revision);
-  v.setUint8(0x09, spec.class & 0xff);
-  v.setUint8(0x0a, (spec.class >> 8) & 0xff);
-  v.setUint8(0x0b, (spec.class >> 16) & 0xff);
+  v.setUint16(PCI_VENDOR_ID, spec.vendor, true);
+  v.setUint16(PCI_DEVICE_ID, spec.device, true);
+  v.setUint16(PCI_COMMAND, 0x0006, true); // memory + bus master enabled
+  v.setUint16(PCI_STATUS, PCI_STATUS_CAP_LIST, true);
+  v.setUint8(PCI_REVISION_ID, spec.revision);
+  v.setUint8(PCI_CLASS_PROG, spec.class & 0xff);
+  v.setUint8(PCI_CLASS_PROG + 1, (spec.class >> 8) & 0xff);
+  v.setUint8(PCI_CLASS_PROG + 2, (spec.class >> 16) & 0xff);
   const multifunction = spec.multifunction ?? false;
-  v.setUint8(0x0e, (bridge ? 0x01 : 0x00) | (multifunction ? 0x80 : 0));
+  v.setUint8(PCI_HEADER_TYPE, (bridge ? 0x01 : 0x00) | (multifunction ? 0x80 : 0));
   if (!bridge) {
     for (const r of barResources(spec)) {
       if (r.index === 6) {
-        v.setUint32(0x30, Number(r.start & 0xfffff800n), true);
+        v.setUint32(PCI_ROM_ADDRESS, Number(r.start & 0xfffff800n), true);
         continue;
       }
-      const off = 0x10 + 4 * r.index;
+      const off = PCI_BASE_ADDRESS_0 + 4 * r.index;
       if (r.flags & IORESOURCE_IO) v.setUint32(off, Number(r.start & 0xfffffffcn) | 0x1, true);
       else {
         const low = Number(r.start & 0xfffffff0n) | (r.flags & 0xf);
@@ -113,18 +132,18 @@ export function buildConfigSpace(spec: DeviceSpec): Uint8Array {
         if (r.flags & IORESOURCE_MEM_64) v.setUint32(off + 4, Number(r.start >> 32n), true);
       }
     }
-    v.setUint16(0x2c, spec.subsystem_vendor, true);
-    v.setUint16(0x2e, spec.subsystem_device, true);
+    v.setUint16(PCI_SUBSYSTEM_VENDOR_ID, spec.subsystem_vendor, true);
+    v.setUint16(PCI_SUBSYSTEM_ID, spec.subsystem_device, true);
   }
-  v.setUint8(0x3c, spec.irq & 0xff);
-  v.setUint8(0x3d, spec.intx ? 0x01 : 0x00);
+  v.setUint8(PCI_INTERRUPT_LINE, spec.irq & 0xff);
+  v.setUint8(PCI_INTERRUPT_PIN, spec.intx ? 0x01 : 0x00);
   // Capability list: PM → MSI → MSI-X → PCIe
   const caps: [number, number][] = [[PCI_CAP_ID_PM, 8]];
   if (spec.msi) caps.push([PCI_CAP_ID_MSI, 24]);
   if (spec.msix) caps.push([PCI_CAP_ID_MSIX, 12]);
   if (spec.pcie) caps.push([PCI_CAP_ID_EXP, 60]);
   let ptr = 0x40;
-  v.setUint8(0x34, ptr);
+  v.setUint8(PCI_CAPABILITY_LIST, ptr);
   caps.forEach(([id, len], i) => {
     const next = i + 1 < caps.length ? ptr + len : 0;
     v.setUint8(ptr, id);

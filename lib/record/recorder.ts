@@ -14,6 +14,7 @@ import { Arch, IommuDriver, Topology, TopologyError, defaultUnitName, topologyFr
 import { Difference, compareWithSource } from './compare';
 import { fitReservedRegions, RecordedGroup } from './fit';
 import { RecordError, SysSource } from './source';
+import { PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../uapi/pci_regs';
 
 export interface RecordOptions {
   /** Kernel version of the recorded host (a real host: os.release()). */
@@ -289,8 +290,6 @@ function decAttr(src: SysSource, p: string): number | undefined {
   return t !== undefined && /^-?\d+\n?$/.test(t) ? Number(t.trim()) : undefined;
 }
 
-const PCI_CAP_ID_MSI = 0x05;
-const PCI_CAP_ID_MSIX = 0x11;
 
 function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: RecordNote['level'], w: string, m: string) => void): Raw {
   const vendor = hexAttr(src, `${dir}/vendor`, note, 16);

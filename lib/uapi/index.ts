@@ -2,3 +2,4 @@
 export * from './ioctl';
 export * from './vfio';
 export * from './iommufd';
+export * from './pci_regs';

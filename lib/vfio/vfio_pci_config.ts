@@ -10,15 +10,9 @@
 import { kerr } from '../errno';
 import { barResources } from '../drivers/pci_config';
 import type { VfioDevice } from './vfio_main';
+import { PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_5, PCI_CACHE_LINE_SIZE, PCI_COMMAND, PCI_INTERRUPT_LINE, PCI_LATENCY_TIMER, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE } from '../uapi/pci_regs';
 
-const PCI_COMMAND = 0x04;
-const PCI_CACHE_LINE_SIZE = 0x0c;
-const PCI_LATENCY_TIMER = 0x0d;
-const PCI_BASE_ADDRESS_0 = 0x10;
-const PCI_BASE_ADDRESS_5_END = 0x28;
-const PCI_ROM_ADDRESS = 0x30;
-const PCI_INTERRUPT_LINE = 0x3c;
-const PCI_ROM_ADDRESS_ENABLE = 0x1;
+const PCI_BASE_ADDRESS_5_END = PCI_BASE_ADDRESS_5 + 4;
 
 /** Bytes a user write reaches in the virtual config space (outside the BARs). */
 const writable = (off: number): boolean =>

@@ -61,11 +61,9 @@ import { VfioPciIrqState, vfioPciIrqsDisableAll, vfioPciSetIrqsIoctl } from './v
 import { vfioPciBarRw, vfioPciVgaRw } from './vfio_pci_rdwr';
 import type { VfioDevice, VfioDeviceOps } from './vfio_main';
 import { vfioInfoCaps, vfioInfoCopyLen, vfioSetIrqsValidateAndPrepare } from './vfio_main';
+import { PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_INTERRUPT_PIN } from '../uapi/pci_regs';
 
 const PAGE_SIZE = 4096n;
-const PCI_CAP_ID_MSI = 0x05;
-const PCI_CAP_ID_MSIX = 0x11;
-const PCI_INTERRUPT_PIN = 0x3d;
 const PCI_CLASS_DISPLAY_VGA = 0x0300;
 
 /** What `vfio_pci_core_enable` sets up for an open device. */
