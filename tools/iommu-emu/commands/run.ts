@@ -62,13 +62,26 @@ export const runCommand: Command = {
 
 function spawnInNamespace(sysDir: string, argv: string[], asRoot: boolean, io: CommandIO): Promise<number> {
   return new Promise((resolve, reject) => {
+    // Without a terminal the program gets a process group of its own, and a signal to us reaches
+    // all of it: a shell's children would otherwise outlive it, holding the output pipes (and
+    // run) open. On a terminal the whole foreground group already gets ^C, and the program must
+    // stay in that group to read its input.
+    const ownGroup = !process.stdin.isTTY;
     const child = spawn('unshare', [...unshareArgs(asRoot), '--', 'sh', '-c', INNER, 'sh', sysDir, ...argv], {
       stdio: ['inherit', 'pipe', 'pipe'],
       env: io.env,
+      detached: ownGroup,
     });
     child.stdout.on('data', (b: Buffer) => io.stdout(b));
     child.stderr.on('data', (b: Buffer) => io.stderr(b.toString('utf8')));
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const forward = (sig: NodeJS.Signals) => () => {
+      try {
+        if (ownGroup && child.pid) process.kill(-child.pid, sig);
+        else child.kill(sig);
+      } catch {
+        // Already gone.
+      }
+    };
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
     const done = () => {
