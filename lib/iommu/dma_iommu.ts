@@ -32,8 +32,10 @@ function ofIommuGetResvRegions(dev: PciDevice, { firmware }: ResvContext): ResvR
   const out: ResvRegion[] = [];
   for (const e of firmware.dtIommuAddresses) {
     if (e.device !== dev.bdf) continue;
+    // No reg, or a reg whose resource has start >= end (length <= 1), is a plain reservation;
+    // a reg equal to the IOVA range is direct; anything else is treated as a reservation.
     let type = ResvType.RESERVED;
-    if (e.reg && e.reg.length > 0n && e.reg.start === e.iova && e.reg.length === e.length) type = ResvType.DIRECT;
+    if (e.reg && e.reg.length > 1n && e.reg.start === e.iova && e.reg.length === e.length) type = ResvType.DIRECT;
     out.push(resvRegion(e.iova, e.length, IOMMU_READ | IOMMU_WRITE, type, 'DT iommu-addresses'));
   }
   return out;
