@@ -8,6 +8,9 @@ import { IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType
 import type { PciDevice } from '../model/host';
 import { ResvContext, SZ_64K } from './context';
 
+/** Kernel PAGE_SIZE of an arm64 ACPI kernel (CONFIG_ARM64_4K_PAGES, the defconfig). */
+const ARM64_PAGE_SIZE = 0x1000n;
+
 /** @see drivers/acpi/arm64/iort.c:iort_iommu_msi_get_resv_regions, iort_get_rmrs */
 function iortIommuGetResvRegions(dev: PciDevice, { kernel, firmware }: ResvContext): ResvRegion[] {
   const out: ResvRegion[] = [];
@@ -21,7 +24,15 @@ function iortIommuGetResvRegions(dev: PciDevice, { kernel, firmware }: ResvConte
     for (const rmr of firmware.iortRmr) {
       if (!rmr.devices.includes(dev.bdf)) continue;
       const type = rmr.remapPermitted ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
-      out.push(resvRegion(rmr.base, rmr.length, IOMMU_READ | IOMMU_WRITE, type, 'IORT RMR'));
+      // A descriptor not 64K-aligned (FW_BUG) continues page-aligned: base & PAGE_MASK,
+      // PAGE_ALIGN(length + offset_in_page(base)). @see drivers/acpi/arm64/iort.c:iort_rmr_alloc
+      let { base, length } = rmr;
+      if (base % SZ_64K || length % SZ_64K) {
+        const off = base & (ARM64_PAGE_SIZE - 1n);
+        base -= off;
+        length = (length + off + ARM64_PAGE_SIZE - 1n) & ~(ARM64_PAGE_SIZE - 1n);
+      }
+      out.push(resvRegion(base, length, IOMMU_READ | IOMMU_WRITE, type, 'IORT RMR'));
     }
   }
   return out;
