@@ -14,9 +14,11 @@ export function groupTypeShow(group: IommuGroup, kernel: KernelProfile): string 
 
 export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, cred: Credentials): number {
   if (!capable(cred, 'CAP_SYS_ADMIN') || !capable(cred, 'CAP_SYS_RAWIO')) throw kerr('EACCES');
-  if (!group.defaultDomain) throw kerr('EINVAL', 'no default domain');
-  const s = bufToString(buf);
   const k = host.kernel;
+  // Newest: checked before the string. v5.11–v6.3 found it only in iommu_change_dev_def_domain
+  // (prev_dom == NULL), after the device-count and bound-driver checks below.
+  if (k.has('type_store_owner_cnt') && !group.defaultDomain) throw kerr('EINVAL', 'no default domain');
+  const s = bufToString(buf);
   let req: DomainType | 'auto';
   if (sysfsStreq(s, 'identity')) req = 'identity';
   else if (sysfsStreq(s, 'DMA')) req = 'DMA';
@@ -34,6 +36,7 @@ export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, c
     // except for the in-place DMA → DMA-FQ change (v5.15+).
     if (group.devices.length !== 1) throw kerr('EINVAL', 'group has more than one device');
     if (group.devices[0]!.driver !== null && !fqInPlace) throw kerr('EBUSY', 'device is still bound to a driver');
+    if (!group.defaultDomain) throw kerr('EINVAL', 'no default domain');
     if (fqInPlace) return setType(host, group, 'DMA-FQ', buf);
   }
   const want = req === 'auto' ? group.bootDomain : req;

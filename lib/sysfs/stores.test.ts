@@ -83,7 +83,13 @@ const dynids: StoreCase[] = [
 
 // drivers/iommu/iommu.c:iommu_group_store_type
 const groupType = (bdf: string) => (m: Machine) => `/sys/kernel/iommu_groups/${groupOf(m, bdf)}/type`;
-const typeCases: (Omit<StoreCase, 'path'> & { path: (m: Machine) => string })[] = [
+/** VFIO's no-IOMMU group: one device on vfio-pci, no default domain. */
+const noiommu = (kernel = '6.8') => {
+  const m = machine({ kernel, iommus: [], cmdline: { 'vfio.enable_unsafe_noiommu_mode': true }, devices: [nic(NIC, { driver: null, driver_override: 'vfio-pci' })] });
+  m.fs.writeFileSync('/sys/bus/pci/drivers/vfio-pci/bind', NIC);
+  return m;
+};
+const typeCases: (Omit<StoreCase, 'path'> & { path: (m: Machine) => string; make?: (kernel?: string) => Machine })[] = [
   { name: 'bad string is EINVAL', path: groupType('0000:00:04.0'), data: 'dma', rc: E('EINVAL') },
   { name: 'DMA with a driver bound is EPERM (6.4+)', path: groupType(NIC), data: 'DMA', rc: E('EPERM') },
   { name: 'identity on an unbound device', path: groupType('0000:00:04.0'), data: 'identity\n', rc: ok, after: (m) => [[groupType('0000:00:04.0')(m), 'identity\n']] },
@@ -94,6 +100,9 @@ const typeCases: (Omit<StoreCase, 'path'> & { path: (m: Machine) => string })[] 
   { name: '5.15: DMA → DMA-FQ in place with a driver bound', kernel: '5.15', setup: (m) => m.host.findDevice(NIC)!.group!.defaultDomain = 'DMA', path: groupType(NIC), data: 'DMA-FQ', rc: ok, after: (m) => [[groupType(NIC)(m), 'DMA-FQ\n']] },
   { name: '5.15: a multi-device group is EINVAL before anything else, DMA-FQ included', kernel: '5.15', setup: (m) => { m.host.hotplug({ ...m.host.topology.devices[1]!, bdf: '0000:00:04.1' }); m.host.findDevice('0000:00:04.0')!.group!.defaultDomain = 'DMA'; }, path: groupType('0000:00:04.0'), data: 'DMA-FQ', rc: E('EINVAL') },
   { name: '5.15: an unbound single-device group changes', kernel: '5.15', path: groupType('0000:00:04.0'), data: 'identity', rc: ok },
+  { name: 'no default domain (vfio-noiommu) is EINVAL', make: noiommu, path: groupType(NIC), data: 'DMA', rc: E('EINVAL') },
+  { name: '5.15: no default domain is found only after the bound-driver check (EBUSY)', kernel: '5.15', make: noiommu, path: groupType(NIC), data: 'DMA', rc: E('EBUSY') },
+  { name: '5.15: a bad string is still EINVAL first on a no-default-domain group', kernel: '5.15', make: noiommu, path: groupType(NIC), data: 'dma', rc: E('EINVAL') },
   { name: '5.11: DMA-FQ does not exist yet', kernel: '5.11', path: groupType('0000:00:04.0'), data: 'DMA-FQ', rc: E('EINVAL') },
   { name: '5.10: type is read-only (open fails)', kernel: '5.10', path: groupType('0000:00:04.0'), data: 'DMA', rc: E('EACCES') },
 ];
@@ -128,7 +137,7 @@ run('new_id/remove_id', dynids);
 run('pci attributes', pciAttrs);
 for (const c of typeCases) {
   test(`type: ${c.name}`, (t) => {
-    const m = twoNics(c.kernel);
+    const m = (c.make ?? twoNics)(c.kernel);
     c.setup?.(m);
     const rc = typeof c.rc === 'function' ? c.rc(c.data) : c.rc;
     t.is(sysWrite(m, c.path(m), c.data), rc);
