@@ -72,8 +72,10 @@ export function newIdStore(host: Host, drv: PciDriver, buf: Uint8Array): number 
     } as unknown as PciDevice;
     if (pciMatchDevice(drv, probe)) throw kerr('EEXIST');
   }
-  // Drivers with an id table accept only driver_data values that table uses (all zero here).
-  if (drv.staticIds.length && id.driverData !== 0n) throw kerr('EINVAL');
+  // Drivers with an id table accept only driver_data values that table uses (all zero here);
+  // vfio-pci's table is one override-only entry (5.15+), before that it had none.
+  const hasIdTable = drv.name === VFIO_PCI ? host.kernel.has('vfio_pci_id_table') : drv.staticIds.length > 0;
+  if (hasIdTable && id.driverData !== 0n) throw kerr('EINVAL');
   drv.dynamicIds.push(id);
   // driver_attach: bind every unbound device the new id matches.
   for (const dev of host.devices) {

@@ -141,6 +141,11 @@ export const FEATURES = {
     what: 'vfio-pci dynamic MSI-X: MSI-X IRQ info drops NORESIZE, vectors can be added while enabled',
     source: 'drivers/vfio/pci/vfio_pci_intrs.c:vfio_msi_alloc_irq ("vfio/pci: Support dynamic MSI-X", recalled)',
   },
+  vfio_pci_id_table: {
+    since: '5.15',
+    what: 'vfio-pci has an id table (one override-only PCI_ANY_ID entry, driver_data 0) instead of none',
+    source: 'drivers/vfio/pci/vfio_pci.c:vfio_pci_table ("PCI / VFIO: Add \'override_only\' support for VFIO PCI sub system", recalled)',
+  },
   iommufd: {
     since: '6.2',
     what: '/dev/iommu (iommufd)',

@@ -74,6 +74,8 @@ const dynids: StoreCase[] = [
   { name: 'new_id of an id the driver already matches is EEXIST', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', '8086 1572'), path: '/sys/bus/pci/drivers/vfio-pci/new_id', data: '8086 1572', rc: E('EEXIST') },
   { name: 'new_id with all 7 fields skips the EEXIST check', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', '8086 1572'), path: '/sys/bus/pci/drivers/vfio-pci/new_id', data: '8086 1572 ffffffff ffffffff 0 0 0', rc: ok },
   { name: 'new_id with driver_data unknown to an id table is EINVAL', path: '/sys/bus/pci/drivers/i40e/new_id', data: '8086 1234 ffffffff ffffffff 0 0 5', rc: E('EINVAL') },
+  { name: 'new_id on vfio-pci: its override-only id table (5.15+) allows driver_data 0 only', path: '/sys/bus/pci/drivers/vfio-pci/new_id', data: '8086 1572 ffffffff ffffffff 0 0 1', rc: E('EINVAL') },
+  { name: '5.14: vfio-pci has no id table, so any driver_data is accepted', kernel: '5.14', path: '/sys/bus/pci/drivers/vfio-pci/new_id', data: '8086 1572 ffffffff ffffffff 0 0 1', rc: ok },
   { name: 'remove_id of an id never added is ENODEV', path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: '8086 1572', rc: E('ENODEV') },
   { name: 'remove_id compares the class under the mask it is given (none: any class)', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', 'dead beef ffffffff ffffffff 020000 ffff00'), path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: 'dead beef', rc: ok },
   { name: 'remove_id with a class that differs under its mask is ENODEV', setup: (m) => sysWrite(m, '/sys/bus/pci/drivers/vfio-pci/new_id', 'dead beef'), path: '/sys/bus/pci/drivers/vfio-pci/remove_id', data: 'dead beef ffffffff ffffffff 020000 ffff00', rc: E('ENODEV') },
