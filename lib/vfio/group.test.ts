@@ -173,6 +173,9 @@ const groupCases: GroupCase[] = [
   { name: 'GET_DEVICE_FD: vf_token on a non-SR-IOV device', code: 'EINVAL', run: (o) => getDeviceFd(o, `${NVME} vf_token=2ab74924-c335-45f4-9b16-8569e5b08258`) },
   { name: 'GET_DEVICE_FD: no container', code: 'EINVAL', run: (o) => getDeviceFd(o) },
   { name: 'GET_DEVICE_FD: container without IOMMU', code: 'EINVAL', run: (o) => (setContainerRaw(o.m, o.gfd, o.cfd), getDeviceFd(o)) },
+  { name: 'GET_DEVICE_FD: a character other than a space after the BDF is no match', code: 'ENODEV', run: (o) => getDeviceFd(o, `${NVME}x`) },
+  { name: 'GET_DEVICE_FD: a tab after the BDF is no match', code: 'ENODEV', run: (o) => getDeviceFd(o, `${NVME}\t`) },
+  { name: 'GET_DEVICE_FD: a tab after the separating space is an unknown option', code: 'EINVAL', run: (o) => (setContainerRaw(o.m, o.gfd, o.cfd), o.m.sys.ioctl(o.cfd, VFIO_SET_IOMMU, 3), getDeviceFd(o, `${NVME} \t`)) },
   { name: 'GET_DEVICE_FD: trailing whitespace matches', code: 0, run: (o) => (setContainerRaw(o.m, o.gfd, o.cfd), o.m.sys.ioctl(o.cfd, VFIO_SET_IOMMU, 3), getDeviceFd(o, `${NVME}  `)) },
   { name: 'unknown group ioctl', code: 'ENOTTY', run: (o) => o.m.sys.ioctl(o.gfd, VFIO_IOMMU_MAP_DMA, 0n) },
 ];

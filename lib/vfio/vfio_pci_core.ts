@@ -366,8 +366,10 @@ function vfioPciRw(vdev: VfioDevice, pos: bigint, data: Uint8Array | number, isw
 }
 
 /**
- * `vfio_pci_core_match`: the BDF, then only whitespace and at most one `vf_token=<uuid>`. The
- * emulated devices are neither SR-IOV PFs nor VFs, so a token is always refused.
+ * `vfio_pci_core_match`: the BDF, then nothing, or a space followed by spaces and at most one
+ * `vf_token=<uuid>`. Anything but a space right after the BDF is no match (ENODEV from the
+ * caller); any other character later, a tab included, is EINVAL. The emulated devices are neither
+ * SR-IOV PFs nor VFs, so a token is always refused.
  * @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_match, vfio_pci_validate_vf_token
  */
 function vfioPciCoreMatch(vdev: VfioDevice, buf: string): number {
@@ -375,8 +377,9 @@ function vfioPciCoreMatch(vdev: VfioDevice, buf: string): number {
   if (!buf.startsWith(name)) return 0;
   let rest = buf.slice(name.length);
   let vfToken = false;
+  if (rest.length && rest[0] !== ' ') return 0;
   while (rest.length) {
-    if (/^\s/.test(rest)) {
+    if (rest[0] === ' ') {
       rest = rest.slice(1);
       continue;
     }
