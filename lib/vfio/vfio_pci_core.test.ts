@@ -210,6 +210,12 @@ const irqCases: IrqCase[] = [
   { name: 'MASK on MSI-X', code: 'ENOTTY', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_MASK, index: 2, count: 1 }) },
   { name: 'two actions', code: 'ENOTTY', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_NONE | T | VFIO_IRQ_SET_ACTION_MASK, index: 2, count: 1 }) },
   { name: 'INTx unmask while not INTx', code: 'EINVAL', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK, index: 0, count: 1 }) },
+  { name: 'INTx mask while not INTx', code: 'EINVAL', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK, index: 0, count: 1, data: fds(eventfd(d.m)) }) },
+  {
+    name: 'INTx mask eventfd (never implemented)',
+    code: 'ENOTTY',
+    run: (d) => (setIrqs(d, { flags: VFIO_IRQ_SET_DATA_EVENTFD | T, index: 0, count: 1, data: fds(eventfd(d.m)) }), setIrqs(d, { flags: VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_MASK, index: 0, count: 1, data: fds(eventfd(d.m)) })),
+  },
   { name: 'MSI-X loopback while disabled', code: 'EINVAL', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_NONE | T, index: 2, count: 1 }) },
   { name: 'MSI-X with a closed fd', code: 'EBADF', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_EVENTFD | T, index: 2, count: 1, data: fds(99) }) },
   { name: 'MSI-X with a non-eventfd fd', code: 'EINVAL', run: (d) => setIrqs(d, { flags: VFIO_IRQ_SET_DATA_EVENTFD | T, index: 2, count: 1, data: fds(d.dfd) }) },

@@ -60,14 +60,17 @@ function vfioIntxDisable(s: VfioPciIrqState): void {
   s.intxMasked = false;
 }
 
-/** @see drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_intx_mask */
+/**
+ * A mask eventfd was never implemented: DATA_EVENTFD is ENOTTY once INTx is on.
+ * @see drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_intx_mask
+ */
 function vfioPciSetIntxMask(vdev: VfioDevice, a: SetIrqsArgs): void {
   const s = irqs(vdev);
   if (s.irqType !== VFIO_PCI_INTX_IRQ_INDEX || a.start !== 0 || a.count !== 1) throw kerr('EINVAL');
   if (a.flags & VFIO_IRQ_SET_DATA_NONE) s.intxMasked = true;
   else if (a.flags & VFIO_IRQ_SET_DATA_BOOL) {
     if (a.data[0]) s.intxMasked = true;
-  } else if (a.flags & VFIO_IRQ_SET_DATA_EVENTFD) throw kerr('EINVAL');
+  } else if (a.flags & VFIO_IRQ_SET_DATA_EVENTFD) throw kerr('ENOTTY');
 }
 
 /** @see drivers/vfio/pci/vfio_pci_intrs.c:vfio_pci_set_intx_unmask */
