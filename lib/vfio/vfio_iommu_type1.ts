@@ -650,15 +650,14 @@ function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint): number {
   if (kernel.has('vfio_dma_eoverflow')) {
     if (!r.size) throw kerr('EINVAL');
     if (r.iova + r.size - 1n > U64_MAX) throw kerr('EOVERFLOW');
-  }
+  } else if (r.iova + r.size > U64_MAX) throw kerr('EINVAL'); // `iova + size < iova`: an end at 2^64 counts too
   if (!accessOk(r.bitmap.data, r.bitmap.size)) throw kerr('EINVAL');
   verifyBitmapSize(r.size >> ffs(r.bitmap.pgsize), r.bitmap.size);
   if (r.bitmap.pgsize !== pgsize) throw kerr('EINVAL');
   if (r.iova & (pgsize - 1n)) throw kerr('EINVAL');
   if (!r.size || r.size & (pgsize - 1n)) throw kerr('EINVAL');
   if (!iommu.dirtyPageTracking) throw kerr('EINVAL');
-  // Before the overflow checks a wrapped end simply matched nothing.
-  const end = (r.iova + r.size - 1n) & U64_MAX;
+  const end = r.iova + r.size - 1n;
   let dma = iommu.dmaList.findContaining(r.iova);
   if (dma && dma.iova !== r.iova) throw kerr('EINVAL');
   dma = iommu.dmaList.findContaining(end);
