@@ -137,7 +137,12 @@ export class Host {
       perDriver.set(spec.driver, i + 1);
       let parent: string;
       if (ops.sysfsParent === 'pci' && spec.bdf && this.topology.devices.some((d) => d.bdf === spec.bdf))
-        parent = `${devicePath(this.topology.devices, spec.bdf)}/iommu`;
+        // virtio-iommu registers under its virtio device, a child of the PCI function.
+        // @see drivers/iommu/virtio-iommu.c:viommu_probe (iommu_device_sysfs_add(…, dev->parent …))
+        parent =
+          spec.driver === 'virtio-iommu'
+            ? `${devicePath(this.topology.devices, spec.bdf)}/${spec.name}/iommu`
+            : `${devicePath(this.topology.devices, spec.bdf)}/iommu`;
       else if (ops.sysfsParent === 'platform' && ops.platformName) parent = `/sys/devices/platform/${ops.platformName(spec, i)}/iommu`;
       else parent = '/sys/devices/virtual/iommu';
       this.units.push({

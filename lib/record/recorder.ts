@@ -130,7 +130,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     }
     const real = src.realpath(where) ?? '';
     const u: Raw = { driver };
-    const m = /([0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7])\/iommu\/[^/]+$/.exec(real);
+    const m = /([0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7])\/(?:virtio\d+\/)?iommu\/[^/]+$/.exec(real);
     if (m && devPaths.has(m[1]!)) u.bdf = m[1];
     const base = /^smmu3?\.(0x[0-9a-f]+)$/.exec(name)?.[1];
     if (base) u.base = hex(BigInt(base));

@@ -40,6 +40,7 @@ test('modes: reserved_regions 0444, type 0644 (0444 before 5.11), driver files 0
   t.is(mode(m, '/sys/kernel/iommu_groups/0/reserved_regions'), '444');
   t.is(mode(m, '/sys/kernel/iommu_groups/0/type'), '644');
   t.is(mode(m, '/sys/kernel/iommu_groups/0'), '755');
+  t.is(mode(m, '/sys'), '555');
   for (const f of ['bind', 'unbind', 'new_id', 'remove_id']) t.is(mode(m, `/sys/bus/pci/drivers/vfio-pci/${f}`), '200');
   for (const f of ['vendor', 'device', 'class', 'revision', 'subsystem_vendor', 'subsystem_device', 'irq', 'resource', 'modalias'])
     t.is(mode(m, `/sys/bus/pci/devices/0000:01:00.0/${f}`), '444', f);
@@ -80,6 +81,8 @@ test('symlinks: relative kernfs targets whose ../ count climbs to /sys', (t) => 
   t.is(String(amd.fs.readlinkSync('/sys/bus/pci/devices/0000:41:00.0/iommu')), '../../0000:00:00.2/iommu/ivhd0');
   const arm = createMachine('arm64-smmuv3');
   t.is(String(arm.fs.readlinkSync('/sys/class/iommu/smmu3.0x0000000009050000')), '../../devices/platform/arm-smmu-v3.0.auto/iommu/smmu3.0x0000000009050000');
+  const viommu = createMachine('virtio-iommu-guest');
+  t.is(String(viommu.fs.readlinkSync('/sys/class/iommu/virtio0')), '../../devices/pci0000:00/0000:00:03.0/virtio0/iommu/virtio0');
   // Every link resolves.
   for (const host of builtinHostNames()) {
     const h = createMachine(host);
