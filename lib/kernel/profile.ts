@@ -156,6 +156,11 @@ export const FEATURES = {
     what: '/dev/vfio/devices/vfioN and /sys/class/vfio-dev',
     source: 'drivers/vfio/device_cdev.c',
   },
+  vfio_bind_token: {
+    since: '6.17',
+    what: 'VFIO_DEVICE_BIND_IOMMUFD: copy_struct_from_user (E2BIG), VFIO_DEVICE_BIND_FLAG_TOKEN and the VF-token check',
+    source: 'drivers/vfio/device_cdev.c:vfio_df_check_token ("vfio/pci: Do vf_token checks for VFIO_DEVICE_BIND_IOMMUFD", be2e70b96c3e, Jul 2025; release recalled)',
+  },
 } as const satisfies Record<string, FeatureRow>;
 
 export type Feature = keyof typeof FEATURES;

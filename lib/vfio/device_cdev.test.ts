@@ -34,9 +34,34 @@ const cases: [string, (m: ReturnType<typeof createMachine>, fd: number) => numbe
   ['BIND_IOMMUFD: an fd that is not open', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, bind(m, { iommufd: 77 })), 'EBADF'],
   ['BIND_IOMMUFD: an open fd that is not an iommufd', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, bind(m, { iommufd: fd })), 'EBADFD'],
 ];
+const withTail = (m: ReturnType<typeof createMachine>, over: Partial<{ flags: number; iommufd: number; token_uuid_ptr: bigint }>, tail: number[]) => {
+  const head = encode(vfio_device_bind_iommufd, { argsz: 24 + tail.length, flags: 0, iommufd: 3, ...over });
+  return m.mem.alloc(Uint8Array.from([...head, ...tail]));
+};
+const TOKEN = 1;
+type Case = (typeof cases)[number];
+const on = (kernel: string, c: Case) => ({ kernel, c });
+const kernelCases = [
+  on('latest', ['BIND_IOMMUFD: FLAG_TOKEN with the token unreadable', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: 0n }, [])), 'EFAULT']),
+  on('latest', ['BIND_IOMMUFD: FLAG_TOKEN on a device that is neither PF nor VF', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
+  on('latest', ['BIND_IOMMUFD: non-zero bytes past the struct', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, {}, [0, 0, 0, 1])), 'E2BIG']),
+  on('latest', ['BIND_IOMMUFD: zero bytes past the struct', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { iommufd: fd }, [0, 0, 0, 0])), 'EBADFD']),
+  on('6.16', ['BIND_IOMMUFD before the token patch: FLAG_TOKEN is an unknown flag', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
+  on('6.16', ['BIND_IOMMUFD before the token patch: the tail is not read', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { iommufd: fd, token_uuid_ptr: 1n }, [0, 0, 0, 1])), 'EBADFD']),
+];
 for (const [name, run, code] of cases) {
   test(`vfio device cdev: ${name} → ${code}`, (t) => {
     const m = createMachine('intel-vtd-server');
+    const fd = m.sys.open('/dev/vfio/devices/vfio0', O_RDWR);
+    t.true(fd >= 0);
+    t.is(run(m, fd), E(code));
+  });
+}
+
+for (const { kernel, c } of kernelCases) {
+  const [name, run, code] = c;
+  test(`vfio device cdev [${kernel}]: ${name} → ${code}`, (t) => {
+    const m = createMachine('intel-vtd-server', { kernel });
     const fd = m.sys.open('/dev/vfio/devices/vfio0', O_RDWR);
     t.true(fd >= 0);
     t.is(run(m, fd), E(code));

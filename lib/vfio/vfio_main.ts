@@ -12,14 +12,14 @@ import type { DevNode, FileOperations } from '../fs/chardev';
 import { MISC_MAJOR } from '../fs/chardev';
 import { kerr } from '../errno';
 import { VfioInfoCap, vfioInfoCapInit } from '../abi';
-import { VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_DEVICE_FEATURE, vfio_device_feature, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_SET, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE } from '../uapi';
+import { VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_DEVICE_FEATURE, vfio_device_feature, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_SET, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_BIND_IOMMUFD } from '../uapi';
 import { vfioArgszFromUser } from '../abi';
 import { vfioFops, vfioNoiommuOps } from './container';
 import { VfioGroup, vfioGroupFops, vfioDeviceGroupUnuseIommu } from './group';
 import { vfioIommuType1DriverOps } from './vfio_iommu_type1';
 import type { VfioIommuDriverOps } from './container';
 import { VfioPciCoreDevice, vfioPciCoreOps } from './vfio_pci_core';
-import { vfioDeviceCdevNodes } from './device_cdev';
+import { vfioDeviceCdevNodes, vfioDfIoctlBindIommufd } from './device_cdev';
 
 /** `VFIO_MINOR` in include/linux/miscdevice.h */
 export const VFIO_MINOR = 196;
@@ -167,6 +167,8 @@ function vfioDeviceFopsUnlIoctl(df: VfioDeviceFile, cmd: number, arg: bigint): n
   const device = df.device;
   // @note emulation: the kernel blocks unbind until device fds close; here the fd goes stale.
   if (device.gone) throw kerr('ENODEV');
+  // With CONFIG_VFIO_DEVICE_CDEV every device fd routes BIND_IOMMUFD to the cdev handler.
+  if (cmd === VFIO_DEVICE_BIND_IOMMUFD && device.st.kernel.has('vfio_device_cdev')) return vfioDfIoctlBindIommufd(device.st, device.pdev, true, arg);
   if (cmd === VFIO_DEVICE_FEATURE) return vfioIoctlDeviceFeature(device, arg);
   return device.ops.ioctl(device, cmd, arg);
 }

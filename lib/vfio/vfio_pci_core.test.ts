@@ -310,3 +310,11 @@ test('device fd: unknown ioctl ENOTTY; VFIO_DEVICE_FEATURE header checks; gone a
   t.is(rcCode(d.m.sys.ioctl(d.dfd, VFIO_DEVICE_RESET)), 'ENODEV');
   t.is(d.m.sys.open('/dev/vfio/7', O_RDWR) < 0, true);
 });
+
+test('device fd from the group: BIND_IOMMUFD is EINVAL with the device cdev, vfio-pci ENOTTY before it', (t) => {
+  const bind = (d: Dev, argsz: number) => ioctl(d, 0x3b76, Uint8Array.from([argsz, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).rc;
+  const d = openDevice();
+  t.is(rcCode(bind(d, 24)), 'EINVAL');
+  t.is(rcCode(d.m.sys.ioctl(d.dfd, 0x3b76, 0n)), 'EFAULT');
+  t.is(rcCode(bind(openDevice(NVME, '6.1'), 24)), 'ENOTTY');
+});
