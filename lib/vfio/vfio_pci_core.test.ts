@@ -318,3 +318,12 @@ test('device fd from the group: BIND_IOMMUFD is EINVAL with the device cdev, vfi
   t.is(rcCode(d.m.sys.ioctl(d.dfd, 0x3b76, 0n)), 'EFAULT');
   t.is(rcCode(bind(openDevice(NVME, '6.1'), 24)), 'ENOTTY');
 });
+
+test('region read/write of zero bytes is 0 before any region check (vfio_pci_core_read/write)', (t) => {
+  const d = openDevice();
+  const none = new Uint8Array(0);
+  t.is(d.m.sys.pread(d.dfd, none, VFIO_PCI_INDEX_TO_OFFSET(9)), 0, 'past the regions');
+  t.is(d.m.sys.pwrite(d.dfd, none, VFIO_PCI_INDEX_TO_OFFSET(6)), 0, 'ROM write');
+  t.is(d.m.sys.pread(d.dfd, none, VFIO_PCI_INDEX_TO_OFFSET(0) + 0x4000n), 0, 'past the BAR');
+  t.is(rcCode(d.m.sys.pread(d.dfd, new Uint8Array(1), VFIO_PCI_INDEX_TO_OFFSET(9))), 'EINVAL');
+});

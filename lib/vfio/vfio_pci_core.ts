@@ -411,10 +411,14 @@ export const vfioPciCoreOps: VfioDeviceOps = {
     if (!handler) throw kerr('ENOTTY');
     return handler(vdev, arg);
   },
+  /** A zero-length access succeeds before the index is looked at. @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_read */
   read(vdev, len, pos) {
+    if (!len) return new Uint8Array(0);
     return vfioPciRw(vdev, pos, len, false) as Uint8Array;
   },
+  /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_write */
   write(vdev, data, pos) {
+    if (!data.length) return 0;
     return vfioPciRw(vdev, pos, data, true) as number;
   },
   match: vfioPciCoreMatch,
