@@ -19,6 +19,7 @@ import {
 } from './model/host';
 import { ResvRegion, ResvType, mergeResvRegions, resvRegion } from './model/resv_region';
 import { IOMMU_DRIVERS, unitAperture } from './iommu/drivers';
+import { deviceIsRmrrLocked } from './iommu/intel_iommu';
 import type { ResvContext } from './iommu/context';
 import type { DeviceSpec, ResvTypeName, Topology } from './topology/topology';
 import { buildConfigSpace } from './drivers/pci_config';
@@ -103,6 +104,22 @@ export class Host {
       perDevice.push(this.deviceResvRegions(d));
     }
     return mergeResvRegions(perDevice, this.kernel.has('resv_merge_adjacent') ? 'v5.3' : 'v4.11');
+  }
+
+  /** The device has a `direct` region (`dev->iommu->require_direct`). */
+  requiresDirect(dev: PciDevice): boolean {
+    return this.deviceResvRegions(dev).some((r) => r.type === ResvType.DIRECT);
+  }
+
+  /**
+   * Attaching the group to an unmanaged (VFIO) domain: older VT-d kernels refuse devices locked
+   * by an RMRR. @see drivers/iommu/intel/iommu.c:intel_iommu_attach_device
+   */
+  checkUnmanagedAttach(group: IommuGroup): void {
+    if (!this.kernel.has('intel_rmrr_locked')) return;
+    for (const d of group.devices)
+      if (d.unit?.driver === 'intel-iommu' && deviceIsRmrrLocked(d, this.topology.firmware))
+        throw kerr('EPERM', `${d.bdf} is ineligible for IOMMU domain attach due to platform RMRR requirement`);
   }
 
   /** Every device of the group is on a driver VFIO tolerates. */
@@ -325,6 +342,10 @@ export class Host {
    */
   claimDmaOwner(group: IommuGroup, owner: object): void {
     if (group.ownerCnt && group.owner !== owner) throw kerr('EPERM', 'group DMA is in use');
+    // Taking ownership attaches the blocking domain, which a device needing 1:1 mappings refuses.
+    // @see drivers/iommu/iommu.c:__iommu_take_dma_ownership, __iommu_device_set_domain
+    if (this.kernel.has('iommu_require_direct') && group.devices.some((d) => this.requiresDirect(d)))
+      throw kerr('EINVAL', 'firmware has requested this device have a 1:1 IOMMU mapping');
     group.owner = owner;
     group.ownerCnt++;
   }

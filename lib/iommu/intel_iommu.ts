@@ -2,7 +2,7 @@
 /** @see drivers/iommu/intel/iommu.c:intel_iommu_get_resv_regions */
 import { IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
 import { PCI_BASE_CLASS_DISPLAY, PCI_CLASS_BRIDGE_ISA, PCI_CLASS_SERIAL_USB, PciDevice } from '../model/host';
-import type { GetResvRegions } from './context';
+import type { GetResvRegions, ResvContext } from './context';
 
 export const IOAPIC_RANGE_START = 0xfee00000n;
 export const IOAPIC_RANGE_END = 0xfeefffffn;
@@ -17,6 +17,14 @@ export const deviceRmrrIsRelaxable = (d: PciDevice): boolean =>
 function inScope(dev: PciDevice, scope: readonly string[]): boolean {
   for (let d: PciDevice | undefined = dev; d; d = d.parent) if (scope.includes(d.bdf)) return true;
   return false;
+}
+
+/**
+ * A device that firmware needs identity-mapped (an RMRR that is not relaxable) cannot leave the
+ * DMA-API domain on kernels that lock it. @see drivers/iommu/intel/iommu.c:device_is_rmrr_locked
+ */
+export function deviceIsRmrrLocked(dev: PciDevice, firmware: ResvContext['firmware']): boolean {
+  return !deviceRmrrIsRelaxable(dev) && firmware.rmrr.some((r) => r.devices.some((s) => inScope(dev, [s])));
 }
 
 export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware, topology }) => {

@@ -146,6 +146,17 @@ export const FEATURES = {
     what: 'vfio-pci has an id table (one override-only PCI_ANY_ID entry, driver_data 0) instead of none',
     source: 'drivers/vfio/pci/vfio_pci.c:vfio_pci_table ("PCI / VFIO: Add \'override_only\' support for VFIO PCI sub system", recalled)',
   },
+  intel_rmrr_locked: {
+    since: '3.17',
+    until: '6.3',
+    what: 'VT-d refuses to attach a device with a non-relaxable RMRR to an unmanaged (VFIO) domain: EPERM',
+    source: 'drivers/iommu/intel/iommu.c:device_is_rmrr_locked (replaced by require_direct, recalled)',
+  },
+  iommu_require_direct: {
+    since: '6.3',
+    what: 'a group with a device that has a direct region cannot be claimed for userspace DMA: EINVAL',
+    source: 'drivers/iommu/iommu.c:__iommu_device_set_domain (dev->iommu->require_direct, recalled)',
+  },
   iommufd: {
     since: '6.2',
     what: '/dev/iommu (iommufd)',

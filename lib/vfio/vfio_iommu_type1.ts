@@ -269,6 +269,8 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, group: VfioGroup): v
   if (iommu.hasGroup(ig)) throw kerr('EINVAL');
   const unit = groupUnit(ig);
   if (!unit) throw kerr('ENODEV');
+  // iommu_attach_group comes before the aperture and reserved-region checks.
+  st.m.host.checkUnmanagedAttach(ig);
   const geo = unit.aperture;
   let iovaCopy = iommu.iovaList;
   let regions: ResvRegion[] = [];
