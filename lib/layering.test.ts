@@ -28,7 +28,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   iommufd: ['host', 'model', 'kernel', 'uapi', 'abi', 'errno', 'cred', 'fs', 'machine', 'vfio', 'drivers', 'topology', 'iommu'],
   hosts: ['topology'],
   export: ['machine'],
-  record: ['machine', 'export', 'kernel', 'topology', 'errno', 'uapi'],
+  record: ['machine', 'export', 'kernel', 'topology', 'errno', 'uapi', 'iommu'],
   agent: ['machine', 'export', 'record', 'hosts', 'kernel', 'topology', 'model', 'errno', 'cred', 'vfio', 'iommufd', 'uapi', 'abi', 'fs'],
   machine: ['*'],
   index: ['*'],

@@ -11,6 +11,9 @@ import type { Machine } from '../machine';
 import type { IommuDriver } from '../topology/topology';
 import type { RecordNote } from './recorder';
 import { RecordError } from './source';
+import { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from '../iommu/arm_smmu';
+import { SZ_64K } from '../iommu/context';
+import { ZPCI_TABLE_SIZE_RT } from '../iommu/s390_iommu';
 
 export interface RecordedGroup {
   readonly id: number;
@@ -41,9 +44,8 @@ interface Line {
 
 const LINE = /^0x([0-9a-f]{16}) 0x([0-9a-f]{16}) (direct|direct-relaxable|reserved|msi)$/;
 const hex = (n: bigint) => `0x${n.toString(16)}`;
-const SZ_64K = 0x10000n;
-const MSI_IOVA = { start: 0x8000000n, last: 0x80fffffn };
-const S390_TOP = (1n << 42n) - 1n;
+const MSI_IOVA = { start: MSI_IOVA_BASE, last: MSI_IOVA_BASE + MSI_IOVA_LENGTH - 1n };
+const S390_TOP = ZPCI_TABLE_SIZE_RT - 1n;
 
 export function parseResvLines(text: string, where: string): Line[] {
   const out: Line[] = [];
