@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
-import { Parser, type FinalResults } from 'tap-parser';
+import { parseKtap } from './ktap_parse';
 import { builtinHostNames, createMachine, DEFAULT_HOST, exportTree } from '../lib/index';
 import { KSFT_FAIL, KSFT_PASS, KSFT_SKIP } from './harness/exit_codes';
 import { runnerMain, runPrograms, type RunnerResult } from './run_lib';
@@ -40,15 +40,6 @@ function verdicts(r: RunnerResult): Map<string, string> {
     for (const res of p.result?.results ?? []) out.set(`${p.program.name} :: ${res.name}`, String(res.exitCode));
   }
   return out;
-}
-
-function parse(text: string): Promise<{ top: FinalResults; children: FinalResults[] }> {
-  const parser = new Parser();
-  const children: FinalResults[] = [];
-  parser.on('child', (c: Parser) => c.on('complete', (r: FinalResults) => children.push(r)));
-  const top = new Promise<FinalResults>(resolve => parser.on('complete', resolve));
-  parser.end(text);
-  return top.then(t => ({ top: t, children }));
 }
 
 test('golden: the exact text of a small run', async t => {
@@ -85,7 +76,7 @@ test('golden: the exact text of a small run', async t => {
 test('tap-parser reads the whole default run: every program a passing subtest', async t => {
   const r = await runPrograms({ root: ROOT, env: NO_ENV });
   t.is(r.exitCode, KSFT_PASS, r.stdout);
-  const { top, children } = await parse(r.stdout);
+  const { top, children } = await parseKtap(r.stdout);
   t.true(top.ok);
   t.is(top.count, r.programs.length);
   t.is(top.fail, 0);

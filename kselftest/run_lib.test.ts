@@ -3,21 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
-import { Parser, type FinalResults } from 'tap-parser';
+import { parseKtap } from './ktap_parse';
 import { KSFT_FAIL, KSFT_PASS } from './harness/exit_codes';
 import { discover, parseRunnerArgs, plainLine, runnerMain, runPrograms, selectPrograms } from './run_lib';
 
 const FIXTURES = path.join(__dirname, 'harness', 'fixtures');
 const NO_ENV = {};
-
-function parse(text: string): Promise<{ top: FinalResults; children: FinalResults[] }> {
-  const parser = new Parser();
-  const children: FinalResults[] = [];
-  parser.on('child', (c: Parser) => c.on('complete', (r: FinalResults) => children.push(r)));
-  const top = new Promise<FinalResults>(resolve => parser.on('complete', resolve));
-  parser.end(text);
-  return top.then(t => ({ top: t, children }));
-}
 
 test('discovery: sorted *_test.ts below the root, fixtures/ directories skipped', t => {
   t.deepEqual(discover(FIXTURES).map(p => p.name), ['pass_test', 'sample_test']);
@@ -57,7 +48,7 @@ test('nested KTAP: headers, indentation, parent results, plain last line', async
 
 test('tap-parser reads the nested output: parent and subtest counts', async t => {
   const r = await runPrograms({ root: FIXTURES, env: NO_ENV });
-  const { top, children } = await parse(r.stdout);
+  const { top, children } = await parseKtap(r.stdout);
   t.false(top.ok);
   t.is(top.count, 2);
   t.is(top.pass, 1);
