@@ -146,6 +146,12 @@ export const FEATURES = {
     what: 'vfio-pci has an id table (one override-only PCI_ANY_ID entry, driver_data 0) instead of none',
     source: 'drivers/vfio/pci/vfio_pci.c:vfio_pci_table ("PCI / VFIO: Add \'override_only\' support for VFIO PCI sub system", recalled)',
   },
+  vfio_type1_nesting: {
+    since: '4.0',
+    until: '6.13',
+    what: 'VFIO_TYPE1_NESTING_IOMMU (6): advertised by type1; attach enables nesting, which only the ARM SMMUs support',
+    source: 'drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_open (removed by "vfio: Remove VFIO_TYPE1_NESTING_IOMMU", recalled)',
+  },
   intel_rmrr_locked: {
     since: '3.17',
     until: '6.3',

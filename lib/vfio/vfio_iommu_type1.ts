@@ -119,6 +119,8 @@ export class VfioIommu {
   constructor(
     readonly st: VfioState,
     readonly v2: boolean,
+    /** VFIO_TYPE1_NESTING_IOMMU: every new domain must enable nesting. */
+    readonly nesting = false,
   ) {
     this.dmaAvail = st.m.params.dma_entry_limit;
   }
@@ -269,7 +271,11 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, group: VfioGroup): v
   if (iommu.hasGroup(ig)) throw kerr('EINVAL');
   const unit = groupUnit(ig);
   if (!unit) throw kerr('ENODEV');
-  // iommu_attach_group comes before the aperture and reserved-region checks.
+  // Every attach first builds a fresh domain (matching an existing one comes last): nesting is
+  // enabled on it — only the ARM SMMUs implement that — and the group is attached to it, both
+  // before the aperture and reserved-region checks.
+  // @see drivers/iommu/iommu.c:iommu_enable_nesting
+  if (iommu.nesting && unit.driver !== 'arm-smmu-v3' && unit.driver !== 'arm-smmu') throw kerr('EINVAL');
   st.m.host.checkUnmanagedAttach(ig);
   const geo = unit.aperture;
   let iovaCopy = iommu.iovaList;
@@ -517,6 +523,8 @@ function vfioIommuType1CheckExtension(st: VfioState, iommu: VfioIommu | null, ar
     case BigInt(VFIO_TYPE1_IOMMU):
     case BigInt(VFIO_TYPE1v2_IOMMU):
       return 1;
+    case BigInt(__VFIO_RESERVED_TYPE1_NESTING_IOMMU):
+      return st.kernel.has('vfio_type1_nesting') ? 1 : 0;
     case BigInt(VFIO_UNMAP_ALL):
       return st.kernel.has('vfio_unmap_all') ? 1 : 0;
     case BigInt(VFIO_UPDATE_VADDR):
@@ -691,6 +699,8 @@ function vfioIommuType1Open(st: VfioState, arg: bigint): VfioIommu {
     case BigInt(VFIO_TYPE1_IOMMU):
       return new VfioIommu(st, false);
     case BigInt(__VFIO_RESERVED_TYPE1_NESTING_IOMMU):
+      if (!st.kernel.has('vfio_type1_nesting')) throw kerr('EINVAL');
+      return new VfioIommu(st, true, true);
     case BigInt(VFIO_TYPE1v2_IOMMU):
       return new VfioIommu(st, true);
     default:
