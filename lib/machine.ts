@@ -63,6 +63,8 @@ export class Machine {
   private readonly sysfsProviders: SysfsProvider[] = [];
   private devNodes = new Map<string, DevNode>();
   private renderQueued = false;
+  /** Set once the constructor has wired every subsystem; registrations after that re-render. */
+  private started = false;
   private rendering = false;
 
   constructor(topology: Topology, opts: MachineOptions = {}) {
@@ -88,8 +90,11 @@ export class Machine {
       store: (path, attr, data, pos) => this.runStore(attr, data, pos),
     });
     this.host.onChange(() => this.render());
-    this.render();
+    // Subsystems register their /dev and /sys providers before the first render, so start-up
+    // renders the tree once.
     if (topology.kconfig.CONFIG_VFIO) vfioInit(this);
+    this.started = true;
+    this.render();
   }
 
   get cred(): Credentials {
@@ -103,12 +108,12 @@ export class Machine {
 
   registerDevNodes(p: DevNodeProvider): void {
     this.devProviders.push(p);
-    this.render();
+    if (this.started) this.render();
   }
 
   registerSysfs(p: SysfsProvider): void {
     this.sysfsProviders.push(p);
-    this.render();
+    if (this.started) this.render();
   }
 
   /** Re-derive /sys and /dev from the model and bring the memfs tree in step. */
