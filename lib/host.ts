@@ -13,7 +13,6 @@ import {
   IommuUnit,
   PciDevice,
   PciDriver,
-  formatBdf,
   isBridge,
   parseBdf,
 } from './model/host';
@@ -420,4 +419,3 @@ export function busWalkOrder(specs: readonly DeviceSpec[]): DeviceSpec[] {
   return out;
 }
 
-export { formatBdf };

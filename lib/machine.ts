@@ -87,7 +87,7 @@ export class Machine {
       cred: () => this.credentials,
       attributeAt: (p) => this.attributeAt(p),
       devNodeAt: (p) => this.devNodes.get(p),
-      store: (path, attr, data, pos) => this.runStore(attr, data, pos),
+      store: (attr, data, pos) => this.runStore(attr, data, pos),
     });
     this.host.onChange(() => this.render());
     // Subsystems register their /dev and /sys providers before the first render, so start-up

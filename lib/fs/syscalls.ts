@@ -35,7 +35,7 @@ export interface SyscallHost {
   /** The char device registered at a real path. */
   devNodeAt(path: string): DevNode | undefined;
   /** Runs an attribute store with the caller's credentials (DAC already checked). */
-  store(path: string, attr: Attribute, data: Uint8Array, pos: number): number;
+  store(attr: Attribute, data: Uint8Array, pos: number): number;
 }
 
 const RLIMIT_NOFILE = 1024;
@@ -208,7 +208,7 @@ export class Syscalls {
       if (!f.fops.write) throw kerr('EINVAL');
       return f.fops.write(f.priv, data, pos);
     }
-    if (f.attr) return this.host.store(f.path, f.attr, data, Number(pos));
+    if (f.attr) return this.host.store(f.attr, data, Number(pos));
     throw kerr('EINVAL');
   }
 

@@ -95,11 +95,6 @@ export interface DynId {
 
 export const PCI_ANY_ID = 0xffffffff;
 
-export const formatBdf = (domain: number, bus: number, slot: number, func: number): string =>
-  `${domain.toString(16).padStart(4, '0')}:${bus.toString(16).padStart(2, '0')}:${slot
-    .toString(16)
-    .padStart(2, '0')}.${func.toString(16)}`;
-
 export function parseBdf(bdf: string): { domain: number; bus: number; slot: number; func: number } | undefined {
   const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-1][0-9a-f])\.([0-7])$/.exec(bdf);
   if (!m) return undefined;
