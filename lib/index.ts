@@ -20,7 +20,6 @@ export type { ResvRegion } from './model/resv_region';
 export { U64_MAX, hex64 } from './model/iova';
 export type { IovaRange } from './model/iova';
 export type { IommuGroup, PciDevice, IommuUnit, DomainType } from './model/host';
-export * from './fs/fcntl';
 export * as abi from './abi';
 export * from './uapi';
 
@@ -52,10 +51,10 @@ export {
   writeFileAtomic,
 } from './record';
 export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording, UmockdevExport, UmockdevImport } from './record';
-export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './vfio/api';
-export type { VfioInfo, Type1Info, DmaMapArgs } from './vfio/api';
-export { eventfd, eventfdCtx } from './vfio/eventfd';
-export type { EventfdCtx } from './vfio/eventfd';
+export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './user/vfio';
+export type { VfioInfo, Type1Info, DmaMapArgs } from './user/vfio';
+export { eventfd, eventfdCtx } from './fs/eventfd';
+export type { EventfdCtx } from './fs/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
 export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
 export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/validate';

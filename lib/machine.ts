@@ -1,49 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * The composition root: one emulated machine = a memfs volume holding /sys and /dev, the host
- * model under a kernel profile, the process's memory, fd table and credentials. Nothing is
- * global: any number of machines can live side by side.
+ * The composition root: one emulated machine = a memfs volume holding /sys and /dev, the device
+ * model under a kernel profile, the modules loaded in `module_init` order, and the tasks that
+ * use it (an init task to start with). Nothing is global: any number of machines can live side
+ * by side.
  */
 import { Superblock } from '@jsonjoy.com/fs-core';
 import { Volume, createFsFromVolume } from 'memfs';
 import type { IFs } from 'memfs';
-import { UserMemory } from './abi/uaccess';
 import { Credentials, ROOT, permitted } from './cred';
+import { ChrdevRegistry } from './drivers/char_dev';
 import { kerr } from './errno';
-import { DevNode } from './fs/chardev';
+import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
-import { Syscalls } from './fs/syscalls';
-import { Host } from './host';
+import type { SyscallHost, Syscalls } from './fs/syscalls';
+import { Host, Kernel, KernelModule, ModuleParams, SysfsProvider } from './host';
 import { resolveHost } from './hosts';
+import type { IommuOps } from './iommu/drivers';
+import { PAGE_BYTES } from './kernel/page';
 import { KernelProfile, kernelProfile } from './kernel/profile';
-import type { Attribute, SysTree } from './sysfs/attribute';
+import type { Attribute } from './kernfs/attribute';
+import { UserMemory } from './mm/mm';
 import { buildSysfsTree } from './sysfs/tree';
-import { vfioInit } from './vfio/vfio_main';
+import { Task, TaskSet } from './task/sched';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
+import { vfioIommuType1Module } from './vfio/vfio_iommu_type1';
+import { vfioModule } from './vfio/vfio_main';
+import { vfioPciModule } from './vfio/vfio_pci';
 
-const PAGE_SIZE = 4096;
+export type { ModuleParams } from './host';
+
+/** The modules every machine loads, in initcall order; each is built per its kconfig. */
+export const MODULES: readonly KernelModule[] = [vfioModule, vfioIommuType1Module, vfioPciModule];
 
 export interface MachineOptions {
   /** Run the host under another kernel version ("5.3", "latest") than its topology names. */
   readonly kernel?: string;
-  /** The caller's credentials (default: root with every capability). */
+  /** The init task's credentials (default: root with every capability). */
   readonly cred?: Credentials;
+  /** The init task's pid (default 1). */
+  readonly pid?: number;
+  /** IOMMU drivers to register before the built-in ones (a test's mock driver). */
+  readonly iommuDrivers?: readonly IommuOps[];
+  /** Modules to load after the built-in ones (an ABI prototype, a test double). */
+  readonly modules?: readonly KernelModule[];
 }
 
-/** Kernel module parameters the machine exposes (from the topology's cmdline, settable later). */
-export interface ModuleParams {
-  /** vfio_iommu_type1.dma_entry_limit (default 65535) */
-  dma_entry_limit: number;
-  /** vfio_iommu_type1.allow_unsafe_interrupts */
-  allow_unsafe_interrupts: boolean;
-  /** vfio.enable_unsafe_noiommu_mode */
-  enable_unsafe_noiommu_mode: boolean;
+export interface TaskOptions {
+  readonly pid?: number;
+  readonly cred?: Credentials;
+  readonly comm?: string;
 }
 
-/** A subsystem's /dev nodes, recomputed on every change (e.g. /dev/vfio/<group>). */
-export type DevNodeProvider = (m: Machine) => DevNode[];
-/** A subsystem's extra sysfs entries (e.g. /sys/module/…/parameters). */
-export type SysfsProvider = (m: Machine, tree: SysTree) => void;
+class MachineKernel implements Kernel {
+  host!: Host;
+  readonly chrdevs = new ChrdevRegistry();
+  readonly sysfsProviders: SysfsProvider[] = [];
+
+  constructor(
+    readonly profile: KernelProfile,
+    readonly kconfig: Topology['kconfig'],
+    readonly tasks: TaskSet,
+    readonly params: ModuleParams,
+  ) {}
+
+  registerSysfs(p: SysfsProvider): void {
+    this.sysfsProviders.push(p);
+  }
+}
 
 export class Machine {
   readonly topology: Topology;
@@ -52,16 +76,14 @@ export class Machine {
   readonly vol: Volume;
   /** A node-`fs`-compatible API (sync, callback, promises) over the emulated tree. */
   readonly fs: IFs;
-  /** Raw syscalls returning `>= 0` or `-errno`. */
-  readonly sys: Syscalls;
-  /** The emulated process's address space (what `sys.mmap` hands out, what ioctls dereference). */
-  readonly mem = new UserMemory();
   readonly params: ModuleParams;
-  private credentials: Credentials;
+  readonly tasks: TaskSet;
+  /** Names of the modules loaded, in load order. */
+  readonly modules: string[] = [];
+  private readonly k: MachineKernel;
   private readonly renderer: MemfsRenderer;
-  private readonly devProviders: DevNodeProvider[] = [];
-  private readonly sysfsProviders: SysfsProvider[] = [];
-  private devNodes = new Map<string, DevNode>();
+  private readonly syscallHost: SyscallHost;
+  private readonly procs = new WeakMap<Task, Process>();
   private renderQueued = false;
   /** Set once the constructor has wired every subsystem; registrations after that re-render. */
   private started = false;
@@ -70,49 +92,103 @@ export class Machine {
   constructor(topology: Topology, opts: MachineOptions = {}) {
     this.topology = topology;
     this.kernel = kernelProfile(opts.kernel ?? topology.kernel);
-    this.credentials = opts.cred ?? ROOT;
     const c = topology.cmdline;
     this.params = {
       dma_entry_limit: c['vfio_iommu_type1.dma_entry_limit'] ?? 65535,
       allow_unsafe_interrupts: c['vfio_iommu_type1.allow_unsafe_interrupts'] ?? false,
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
     };
-    this.host = new Host(topology, this.kernel);
+    this.tasks = new TaskSet(new UserMemory(), opts.cred ?? ROOT, opts.pid !== undefined ? { pid: opts.pid } : {});
+    const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
+    this.k = k;
     this.vol = new Volume(new Superblock({ process: memfsProcess() }));
     this.fs = createFsFromVolume(this.vol);
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
-    this.sys = new Syscalls({
+    this.syscallHost = {
       vol: this.vol,
-      mem: this.mem,
-      cred: () => this.credentials,
       attributeAt: (p) => this.attributeAt(p),
-      devNodeAt: (p) => this.devNodes.get(p),
-      store: (attr, data, pos) => this.runStore(attr, data, pos),
+      devNodeAt: (p) => k.chrdevs.lookup(p),
+      store: (attr, data, pos, current) => this.runStore(attr, data, pos, current),
+    };
+    // Modules load once the IOMMU instances exist and before PCI enumeration, so that the
+    // drivers they register (vfio-pci) take the devices the topology binds to them.
+    this.host = new Host(topology, this.kernel, {
+      ...(opts.iommuDrivers ? { iommuDrivers: opts.iommuDrivers } : {}),
+      beforeScan: (host) => {
+        k.host = host;
+        for (const mod of [...MODULES, ...(opts.modules ?? [])]) this.loadModule(mod);
+      },
     });
     this.host.onChange(() => this.render());
-    // Subsystems register their /dev and /sys providers before the first render, so start-up
-    // renders the tree once.
-    if (topology.kconfig.CONFIG_VFIO) vfioInit(this);
     this.started = true;
     this.render();
   }
 
+  private loadModule(mod: KernelModule): void {
+    if (mod.kconfig?.some((opt) => !this.topology.kconfig[opt])) return;
+    mod.init(this.k);
+    this.modules.push(mod.name);
+  }
+
+  /** The running kernel as modules see it (char devices, drivers, sysfs providers). */
+  get kernelContext(): Kernel {
+    return this.k;
+  }
+
+  /** The init task's process. */
+  get init(): Process {
+    return this.process(this.tasks.init);
+  }
+
+  /** Raw syscalls of the init task, returning `>= 0` or `-errno`. */
+  get sys(): Syscalls {
+    return this.init.sys;
+  }
+
+  /** The init task's address space (what `sys.mmap` hands out, what ioctls dereference). */
+  get mem(): UserMemory {
+    return this.tasks.init.mm as UserMemory;
+  }
+
   get cred(): Credentials {
-    return this.credentials;
+    return this.tasks.init.cred;
   }
 
-  /** Act as another user from now on (e.g. `user(1000)` from lib/cred). */
+  /** The init task acts as another user from now on (e.g. `user(1000)` from lib/cred). */
   setCredentials(cred: Credentials): void {
-    this.credentials = cred;
+    this.tasks.init.cred = cred;
   }
 
-  registerDevNodes(p: DevNodeProvider): void {
-    this.devProviders.push(p);
-    if (this.started) this.render();
+  /**
+   * `task()`: the init task; `task(pid)`: the task with that pid; `task({ cred, pid })`: a new
+   * process (a fresh program: empty fd table, its own memory, a child of init).
+   */
+  task(which?: number | TaskOptions): Process {
+    if (which === undefined) return this.init;
+    if (typeof which === 'number') {
+      const t = this.tasks.find(which);
+      if (!t) throw kerr('ESRCH', `no task ${which}`);
+      return this.process(t);
+    }
+    const t = this.tasks.spawn(this.tasks.init, new UserMemory(), {
+      ...(which.pid !== undefined ? { pid: which.pid } : {}),
+      ...(which.cred ? { cred: which.cred } : {}),
+      ...(which.comm ? { comm: which.comm } : {}),
+    });
+    return this.process(t);
+  }
+
+  private process(t: Task): Process {
+    let p = this.procs.get(t);
+    if (!p) {
+      p = new Process(t, this.syscallHost, (c) => this.process(c));
+      this.procs.set(t, p);
+    }
+    return p;
   }
 
   registerSysfs(p: SysfsProvider): void {
-    this.sysfsProviders.push(p);
+    this.k.registerSysfs(p);
     if (this.started) this.render();
   }
 
@@ -127,13 +203,10 @@ export class Machine {
       do {
         this.renderQueued = false;
         const tree = buildSysfsTree(this.host);
-        for (const p of this.sysfsProviders) p(this, tree);
+        for (const p of this.k.sysfsProviders) p(tree);
         tree.set('/dev', { kind: 'dir' });
-        const nodes = new Map<string, DevNode>();
-        for (const p of this.devProviders) for (const n of p(this)) nodes.set(n.path, n);
-        for (const n of nodes.values())
+        for (const n of this.k.chrdevs.nodes())
           tree.set(n.path, { kind: 'chardev', mode: n.mode, major: n.major, minor: n.minor, uid: n.uid, gid: n.gid });
-        this.devNodes = nodes;
         this.renderer.apply(tree);
       } while (this.renderQueued);
     } finally {
@@ -151,11 +224,11 @@ export class Machine {
    * attribute's store sees at most PAGE_SIZE bytes wherever the file position is.
    * @see fs/sysfs/file.c:sysfs_kf_write, fs/kernfs/file.c:kernfs_fop_write_iter
    */
-  private runStore(attr: Attribute, data: Uint8Array, pos: number): number {
+  private runStore(attr: Attribute, data: Uint8Array, pos: number, current: Task): number {
     if (!attr.store) throw kerr('EIO');
     if (data.length === 0) return 0;
-    if (!attr.binary) return attr.store(data.subarray(0, PAGE_SIZE), { cred: this.credentials, pos: 0 });
-    return attr.store(data, { cred: this.credentials, pos });
+    if (!attr.binary) return attr.store(data.subarray(0, PAGE_BYTES), { cred: current.cred, pos: 0 });
+    return attr.store(data, { cred: current.cred, pos });
   }
 
   /**
@@ -163,9 +236,9 @@ export class Machine {
    * emulated caller's DAC check happens here. @note emulation: an unprivileged caller's EACCES
    * surfaces at write(2) rather than open(2) on this path; `machine.sys` fails the open.
    */
-  private storeFromFs(path: string, attr: Attribute, data: Uint8Array, pos: number): number {
-    if (!permitted(this.credentials, attr.mode, 0, 0, 2)) throw kerr('EACCES');
-    return this.runStore(attr, data, pos);
+  private storeFromFs(_path: string, attr: Attribute, data: Uint8Array, pos: number): number {
+    if (!permitted(this.cred, attr.mode, 0, 0, 2)) throw kerr('EACCES');
+    return this.runStore(attr, data, pos, this.tasks.init);
   }
 }
 

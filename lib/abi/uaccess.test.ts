@@ -3,11 +3,9 @@ import test from 'ava';
 import { isKernelError } from '../errno';
 import { decode, encode } from './codec';
 import { aligned_u64, s32, struct, u32, u64 } from './layout';
+import { MMAP_BASE, PROT_READ, UserMemory } from '../mm/mm';
 import {
-  MMAP_BASE,
   PAGE_SIZE,
-  PROT_READ,
-  UserMemory,
   copyFromUser,
   copyStructFromUser,
   copyStructToUser,

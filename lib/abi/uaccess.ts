@@ -1,8 +1,7 @@
-// SPDX-License-Identifier: GPL-2.0-only
 /**
- * The emulated process address space (`UserMemory`) and the kernel's user-access helpers over
- * it: copy_from_user/copy_to_user, get_user/put_user, copy_struct_from_user, strndup_user, and
- * the two size-prefixed ioctl argument protocols (VFIO `argsz`, iommufd `size`).
+ * The kernel's user-access helpers over a process address space (lib/mm): copy_from_user /
+ * copy_to_user, get_user / put_user, copy_struct_from_user, strndup_user, and the two
+ * size-prefixed ioctl argument protocols (VFIO `argsz`, iommufd `size`).
  *
  * Addresses are bigint user virtual addresses. Anything not inside a mapping — NULL included —
  * faults with EFAULT.
@@ -11,190 +10,31 @@ import { kerr } from '../errno';
 import { Decoded, Input, ValueOf, decode, encode, encodedLength } from './codec';
 import { FieldName, Prim, StructLayout, offsetofend, u32 } from './layout';
 
-export const PAGE_SHIFT = 12n;
-export const PAGE_SIZE = 1n << PAGE_SHIFT;
-/** First address handed out by mmap without a hint. */
-export const MMAP_BASE = 0x7f00_0000_0000n;
-/** Top of the x86_64 4-level user address space (47 bits). */
-export const TASK_SIZE = 0x8000_0000_0000n;
-
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-
-export interface MmapOptions {
-  /** Map exactly here, replacing what was mapped (MAP_FIXED). Must be page-aligned. */
-  addr?: bigint;
-  /** PROT_READ | PROT_WRITE by default. */
-  prot?: number;
-}
-
-export interface Vma {
-  readonly start: bigint;
-  /** Exclusive. */
-  readonly end: bigint;
-  readonly prot: number;
-}
-
-const pageAlignUp = (n: bigint): bigint => (n + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n);
-const isPageAligned = (n: bigint): boolean => (n & (PAGE_SIZE - 1n)) === 0n;
-const big = (n: bigint | number): bigint => (typeof n === 'bigint' ? n : BigInt(n));
+export { PAGE_SHIFT, PAGE_SIZE, TASK_SIZE } from '../kernel/page';
 
 /**
- * One process's address space. Pages are materialised on first write, so mapping 64 GiB of guest
- * RAM costs nothing until touched; untouched mapped memory reads as zero (anonymous mmap).
- *
- * @note emulation: mappings without an address hint are placed bottom-up from MMAP_BASE with an
- * unmapped guard page after each, so that an overrun of one buffer faults instead of silently
- * reading its neighbour. Linux places anonymous mappings top-down and adjacent.
+ * What the user-access helpers need of an address space (lib/mm implements it): a read or
+ * write faults with EFAULT unless every byte is mapped with the right protection.
  */
-export class UserMemory {
-  private vmas: Vma[] = [];
-  private readonly pages = new Map<bigint, Uint8Array>();
-  private nextAddr = MMAP_BASE;
-
-  mmap(length: bigint | number, opts: MmapOptions = {}): bigint {
-    const len = big(length);
-    if (len <= 0n) throw kerr('EINVAL', 'mmap length');
-    const size = pageAlignUp(len);
-    const prot = opts.prot ?? PROT_READ | PROT_WRITE;
-    let start: bigint;
-    if (opts.addr !== undefined) {
-      if (!isPageAligned(opts.addr) || opts.addr < 0n) throw kerr('EINVAL', 'mmap address not page-aligned');
-      if (opts.addr + size > TASK_SIZE) throw kerr('ENOMEM');
-      start = opts.addr;
-      this.munmap(start, size);
-    } else {
-      start = this.nextAddr;
-      for (;;) {
-        const hit = this.vmas.find((v) => v.start < start + size && start < v.end);
-        if (!hit) break;
-        start = hit.end + PAGE_SIZE;
-      }
-      if (start + size > TASK_SIZE) throw kerr('ENOMEM');
-      this.nextAddr = start + size + PAGE_SIZE;
-    }
-    this.vmas.push({ start, end: start + size, prot });
-    this.vmas.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
-    return start;
-  }
-
-  /** Unmapping a range that is (partly) not mapped is not an error, as in munmap(2). */
-  munmap(addr: bigint, length: bigint | number): void {
-    const len = big(length);
-    if (!isPageAligned(addr) || addr < 0n || len <= 0n) throw kerr('EINVAL', 'munmap');
-    const end = addr + pageAlignUp(len);
-    const kept: Vma[] = [];
-    for (const v of this.vmas) {
-      if (v.end <= addr || v.start >= end) {
-        kept.push(v);
-        continue;
-      }
-      if (v.start < addr) kept.push({ start: v.start, end: addr, prot: v.prot });
-      if (v.end > end) kept.push({ start: end, end: v.end, prot: v.prot });
-    }
-    this.vmas = kept;
-    for (const pfn of [...this.pages.keys()]) {
-      const a = pfn << PAGE_SHIFT;
-      if (a >= addr && a < end) this.pages.delete(pfn);
-    }
-  }
-
-  /** Whether every byte of [addr, addr+length) is mapped with at least `prot`. Empty ranges are. */
-  isMapped(addr: bigint, length: bigint | number, prot = 0): boolean {
-    const len = big(length);
-    if (len === 0n) return true;
-    if (addr < 0n || len < 0n || addr + len > TASK_SIZE) return false;
-    let cur = addr;
-    const end = addr + len;
-    for (const v of this.vmas) {
-      if (v.end <= cur) continue;
-      if (v.start > cur || (v.prot & prot) !== prot) return false;
-      cur = v.end;
-      if (cur >= end) return true;
-    }
-    return false;
-  }
-
-  /** The mapping containing `addr`, if any. */
-  findVma(addr: bigint): Vma | undefined {
-    return this.vmas.find((v) => v.start <= addr && addr < v.end);
-  }
-
-  get mappings(): readonly Vma[] {
-    return [...this.vmas];
-  }
-
-  /** Bytes actually backed (pages written at least once). */
-  get residentBytes(): bigint {
-    return BigInt(this.pages.size) * PAGE_SIZE;
-  }
-
-  /**
-   * @note emulation: a fault anywhere in the range fails the whole access with EFAULT and copies
-   * nothing; the kernel's raw copy routines report a partial count, which every caller modelled
-   * here turns into -EFAULT anyway.
-   */
-  read(addr: bigint, length: number): Uint8Array {
-    if (!this.isMapped(addr, length, PROT_READ)) throw kerr('EFAULT');
-    const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const a = addr + BigInt(done);
-      const off = Number(a & (PAGE_SIZE - 1n));
-      const n = Math.min(length - done, Number(PAGE_SIZE) - off);
-      const page = this.pages.get(a >> PAGE_SHIFT);
-      if (page) out.set(page.subarray(off, off + n), done);
-      done += n;
-    }
-    return out;
-  }
-
-  write(addr: bigint, bytes: Uint8Array): void {
-    if (!this.isMapped(addr, bytes.length, PROT_WRITE)) throw kerr('EFAULT');
-    let done = 0;
-    while (done < bytes.length) {
-      const a = addr + BigInt(done);
-      const pfn = a >> PAGE_SHIFT;
-      const off = Number(a & (PAGE_SIZE - 1n));
-      const n = Math.min(bytes.length - done, Number(PAGE_SIZE) - off);
-      let page = this.pages.get(pfn);
-      if (!page) {
-        page = new Uint8Array(Number(PAGE_SIZE));
-        this.pages.set(pfn, page);
-      }
-      page.set(bytes.subarray(done, done + n), off);
-      done += n;
-    }
-  }
-
-  /**
-   * Test convenience: a fresh mapping holding `init` (or `init` zero bytes), placed so that the
-   * buffer ends exactly at the end of its mapping — one byte past it is unmapped.
-   */
-  alloc(init: Uint8Array | number): bigint {
-    const bytes = typeof init === 'number' ? new Uint8Array(init) : init;
-    const size = BigInt(bytes.length);
-    const base = this.mmap(size === 0n ? PAGE_SIZE : size);
-    const addr = base + pageAlignUp(size === 0n ? 1n : size) - size;
-    if (bytes.length > 0) this.write(addr, bytes);
-    return addr;
-  }
+export interface UserAccess {
+  read(addr: bigint, length: number): Uint8Array;
+  write(addr: bigint, bytes: Uint8Array): void;
 }
 
 /** @see include/linux/uaccess.h:copy_from_user */
-export function copyFromUser(mem: UserMemory, addr: bigint, len: number): Uint8Array {
+export function copyFromUser(mem: UserAccess, addr: bigint, len: number): Uint8Array {
   return mem.read(addr, len);
 }
 
 /** @see include/linux/uaccess.h:copy_to_user */
-export function copyToUser(mem: UserMemory, addr: bigint, bytes: Uint8Array): void {
+export function copyToUser(mem: UserAccess, addr: bigint, bytes: Uint8Array): void {
   mem.write(addr, bytes);
 }
 
 type UserScalar = Prim<'u32' | 's32' | 'u64' | 'aligned_u64' | 's64' | 'u8' | 'u16', number | bigint>;
 
 /** @see arch/x86/include/asm/uaccess.h:get_user */
-export function getUser<P extends UserScalar>(mem: UserMemory, type: P, addr: bigint): ValueOf<P> {
+export function getUser<P extends UserScalar>(mem: UserAccess, type: P, addr: bigint): ValueOf<P> {
   const raw = mem.read(addr, type.size);
   const v = new DataView(raw.buffer);
   switch (type.name) {
@@ -214,7 +54,7 @@ export function getUser<P extends UserScalar>(mem: UserMemory, type: P, addr: bi
 }
 
 /** @see arch/x86/include/asm/uaccess.h:put_user */
-export function putUser<P extends UserScalar>(mem: UserMemory, type: P, addr: bigint, value: ValueOf<P>): void {
+export function putUser<P extends UserScalar>(mem: UserAccess, type: P, addr: bigint, value: ValueOf<P>): void {
   const buf = new Uint8Array(type.size);
   const v = new DataView(buf.buffer);
   switch (type.name) {
@@ -240,7 +80,7 @@ export function putUser<P extends UserScalar>(mem: UserMemory, type: P, addr: bi
 }
 
 /** True if all `len` user bytes at `addr` are zero; EFAULT if any is unmapped. @see lib/usercopy.c:check_zeroed_user */
-export function checkZeroedUser(mem: UserMemory, addr: bigint, len: number): boolean {
+export function checkZeroedUser(mem: UserAccess, addr: bigint, len: number): boolean {
   return mem.read(addr, len).every((b) => b === 0);
 }
 
@@ -251,7 +91,7 @@ export function checkZeroedUser(mem: UserMemory, addr: bigint, len: number): boo
  * @see include/linux/uaccess.h:copy_struct_from_user
  */
 export function copyStructFromUser<L extends StructLayout<any>>(
-  mem: UserMemory,
+  mem: UserAccess,
   layout: L,
   addr: bigint,
   usize: number,
@@ -267,7 +107,7 @@ export function copyStructFromUser<L extends StructLayout<any>>(
  * `copy_to_user(arg, &info, minsz)` with `minsz = min(argsz, sizeof(info))`.
  */
 export function copyStructToUser<L extends StructLayout<any>>(
-  mem: UserMemory,
+  mem: UserAccess,
   layout: L,
   addr: bigint,
   value: Input<L>,
@@ -277,7 +117,7 @@ export function copyStructToUser<L extends StructLayout<any>>(
 }
 
 /** @see mm/util.c:strndup_user — EFAULT on a fault before the NUL, EINVAL if no NUL within `n`. */
-export function strndupUser(mem: UserMemory, addr: bigint, n: number): string {
+export function strndupUser(mem: UserAccess, addr: bigint, n: number): string {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const b = mem.read(addr + BigInt(i), 1)[0] as number;
@@ -296,7 +136,7 @@ type ArgszLayout = StructLayout<{ argsz: typeof u32 }>;
  * @see drivers/vfio/group.c:vfio_group_ioctl_get_status
  */
 export function vfioArgszFromUser<L extends ArgszLayout>(
-  mem: UserMemory,
+  mem: UserAccess,
   layout: L,
   addr: bigint,
   last: FieldName<L>,
@@ -315,7 +155,7 @@ export function vfioArgszFromUser<L extends ArgszLayout>(
  * @see include/linux/uaccess.h:copy_struct_from_user
  */
 export function iommufdCmdFromUser<L extends StructLayout<{ size: typeof u32 }>>(
-  mem: UserMemory,
+  mem: UserAccess,
   layout: L,
   addr: bigint,
   userSize: number,
@@ -326,6 +166,6 @@ export function iommufdCmdFromUser<L extends StructLayout<{ size: typeof u32 }>>
 }
 
 /** Read the leading `__u32 size` of an iommufd command, as the dispatcher does first. */
-export function iommufdUserSize(mem: UserMemory, addr: bigint): number {
+export function iommufdUserSize(mem: UserAccess, addr: bigint): number {
   return getUser(mem, u32, addr);
 }

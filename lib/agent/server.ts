@@ -29,10 +29,10 @@ import { builtinHostNames, loadBuiltinHost } from '../hosts';
 import { Machine, createMachine } from '../machine';
 import { TopologyError, topologyFromJSON } from '../topology/topology';
 import type { Topology } from '../topology/topology';
-import { O_RDONLY, O_WRONLY } from '../fs/fcntl';
+import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
 import { IovaRange, U64_MAX, hex64, range, subtractRange } from '../model/iova';
 import { ResvType } from '../model/resv_region';
-import { VfioContainerHandle, VfioGroupHandle, vfio } from '../vfio/api';
+import { VfioContainerHandle, VfioGroupHandle, vfio } from '../user/vfio';
 import type { KernelError } from '../errno';
 
 export interface AgentOptions {

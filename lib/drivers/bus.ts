@@ -5,51 +5,50 @@
  * @see drivers/base/driver.c:driver_set_override, drivers/pci/pci-sysfs.c:driver_override_store
  */
 import { kerr, isKernelError } from '../errno';
-import type { Host } from '../host';
+import { PAGE_BYTES } from '../kernel/page';
+import { bufToString } from '../kernel/string';
 import type { PciDevice, PciDriver } from '../model/host';
+import type { DriverCore } from './dd';
 import { pciMatchDevice } from './pci_driver';
-import { bufToString, sysfsStreq } from './sysfs_streq';
 
-const PAGE_SIZE = 4096;
-
-/** `bus_find_device_by_name`: compared with sysfs_streq, so a trailing newline is fine. */
-function findByName(host: Host, buf: Uint8Array): PciDevice | undefined {
+/** `bus_find_device_by_name`: compared with sysfs_streq, so one trailing newline is fine. */
+function findByName(dd: DriverCore, buf: Uint8Array): PciDevice | undefined {
   const name = bufToString(buf);
-  return host.devices.find((d) => !d.removed && sysfsStreq(d.bdf, name));
+  return dd.bus.findDevice(name.endsWith('\n') ? name.slice(0, -1) : name);
 }
 
-export function unbindStore(host: Host, drv: PciDriver, buf: Uint8Array): number {
-  const dev = findByName(host, buf);
+export function unbindStore(dd: DriverCore, drv: PciDriver, buf: Uint8Array): number {
+  const dev = findByName(dd, buf);
   if (!dev || dev.driver !== drv.name) throw kerr('ENODEV');
-  host.releaseDriver(dev);
-  host.changed();
+  dd.release(dev);
+  dd.changed();
   return buf.length;
 }
 
-export function bindStore(host: Host, drv: PciDriver, buf: Uint8Array): number {
-  const dev = findByName(host, buf);
+export function bindStore(dd: DriverCore, drv: PciDriver, buf: Uint8Array): number {
+  const dev = findByName(dd, buf);
   if (!dev || !pciMatchDevice(drv, dev)) throw kerr('ENODEV');
   if (dev.driver !== null) throw kerr('EBUSY');
   try {
-    host.probeDriver(dev, drv.name);
+    dd.probe(dev, drv.name);
   } catch (e) {
     // device_driver_attach: a deferred probe is reported as EAGAIN.
     if (isKernelError(e) && e.code === 'EPROBE_DEFER') throw kerr('EAGAIN');
     throw e;
   }
-  host.changed();
+  dd.changed();
   return buf.length;
 }
 
 /** `(null)\n` when unset, as the kernel's %s prints a NULL pointer. */
 export const driverOverrideShow = (dev: PciDevice): string => `${dev.driverOverride ?? '(null)'}\n`;
 
-export function driverOverrideStore(host: Host, dev: PciDevice, buf: Uint8Array): number {
-  if (buf.length >= PAGE_SIZE - 1) throw kerr('EINVAL');
+export function driverOverrideStore(dd: DriverCore, dev: PciDevice, buf: Uint8Array): number {
+  if (buf.length >= PAGE_BYTES - 1) throw kerr('EINVAL');
   let s = bufToString(buf);
   const nl = s.indexOf('\n');
   if (nl >= 0) s = s.slice(0, nl);
   dev.driverOverride = s.length ? s : null;
-  host.changed();
+  dd.changed();
   return buf.length;
 }

@@ -4,10 +4,9 @@
  * @see drivers/pci/pci-driver.c:pci_match_device, new_id_store, remove_id_store
  */
 import { kerr } from '../errno';
-import type { Host } from '../host';
-import { VFIO_PCI } from '../host';
+import { bufToString } from '../kernel/string';
 import { DynId, PCI_ANY_ID, PciDevice, PciDriver } from '../model/host';
-import { bufToString } from './sysfs_streq';
+import type { DriverCore } from './dd';
 
 const idMatch = (want: number, have: number) => want === PCI_ANY_ID || want === have;
 
@@ -28,7 +27,7 @@ function dynIdMatches(id: DynId, dev: PciDevice): boolean {
 export function pciMatchDevice(drv: PciDriver, dev: PciDevice): boolean {
   if (dev.driverOverride !== null && dev.driverOverride !== drv.name) return false;
   if (drv.dynamicIds.some((id) => dynIdMatches(id, dev))) return true;
-  if (drv.name !== VFIO_PCI && drv.staticIds.some(([v, d]) => idMatch(v, dev.vendor) && idMatch(d, dev.device))) return true;
+  if (!drv.overrideOnly && drv.staticIds.some(([v, d]) => idMatch(v, dev.vendor) && idMatch(d, dev.device))) return true;
   return dev.driverOverride === drv.name;
 }
 
@@ -47,7 +46,7 @@ export function scanHexFields(s: string, max: number): bigint[] {
 }
 
 /** @see drivers/pci/pci-driver.c:new_id_store */
-export function newIdStore(host: Host, drv: PciDriver, buf: Uint8Array): number {
+export function newIdStore(dd: DriverCore, drv: PciDriver, buf: Uint8Array): number {
   const f = scanHexFields(bufToString(buf), 7);
   if (f.length < 2) throw kerr('EINVAL');
   const u32 = (x: bigint | undefined, dflt: number) => (x === undefined ? dflt : Number(x & 0xffffffffn));
@@ -74,24 +73,23 @@ export function newIdStore(host: Host, drv: PciDriver, buf: Uint8Array): number 
   }
   // Drivers with an id table accept only driver_data values that table uses (all zero here);
   // vfio-pci's table is one override-only entry (5.15+), before that it had none.
-  const hasIdTable = drv.name === VFIO_PCI ? host.kernel.has('vfio_pci_id_table') : drv.staticIds.length > 0;
-  if (hasIdTable && id.driverData !== 0n) throw kerr('EINVAL');
+  if (drv.hasIdTable && id.driverData !== 0n) throw kerr('EINVAL');
   drv.dynamicIds.push(id);
   // driver_attach: bind every unbound device the new id matches.
-  for (const dev of host.devices) {
+  for (const dev of dd.bus.devices) {
     if (dev.driver !== null || !pciMatchDevice(drv, dev)) continue;
     try {
-      host.probeDriver(dev, drv.name);
+      dd.probe(dev, drv.name);
     } catch {
       // A failed auto-probe leaves the device unbound; the store still succeeds.
     }
   }
-  host.changed();
+  dd.changed();
   return buf.length;
 }
 
 /** @see drivers/pci/pci-driver.c:remove_id_store */
-export function removeIdStore(host: Host, drv: PciDriver, buf: Uint8Array): number {
+export function removeIdStore(dd: DriverCore, drv: PciDriver, buf: Uint8Array): number {
   const f = scanHexFields(bufToString(buf), 6);
   if (f.length < 2) throw kerr('EINVAL');
   const want = (i: number, dflt: number) => (f[i] === undefined ? dflt : Number(f[i]! & 0xffffffffn));
@@ -114,6 +112,6 @@ export function removeIdStore(host: Host, drv: PciDriver, buf: Uint8Array): numb
   );
   if (i < 0) throw kerr('ENODEV');
   drv.dynamicIds.splice(i, 1);
-  host.changed();
+  dd.changed();
   return buf.length;
 }

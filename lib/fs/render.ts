@@ -7,8 +7,8 @@
 import type { Volume } from 'memfs';
 import { constants } from 'node:fs';
 import { KernelError, isKernelError } from '../errno';
-import type { Attribute, SysNode, SysTree } from '../sysfs/attribute';
-import { makedev } from './chardev';
+import type { Attribute, SysNode, SysTree } from '../kernfs/attribute';
+import { makedev } from '../drivers/char_dev';
 import { toNodeFsError } from './node_errors';
 
 interface MemfsNode {

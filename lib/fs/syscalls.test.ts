@@ -3,7 +3,7 @@
 import test from 'ava';
 import { ERRNO, Errno } from '../errno';
 import { createMachine } from '../machine';
-import { O_RDONLY, O_RDWR, O_WRONLY, SEEK_SET } from './fcntl';
+import { O_RDONLY, O_RDWR, O_WRONLY, SEEK_SET } from '../uapi/fcntl';
 
 const E = (e: Errno) => -ERRNO[e][0];
 const RR = '/sys/kernel/iommu_groups/2/reserved_regions';

@@ -1,94 +1,82 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * The syscall boundary: open/close/read/write/pread/pwrite/lseek/ioctl/mmap/munmap returning
- * `>= 0` or `-errno` exactly as a C program sees them. The only place a KernelError becomes
- * `-errno`, and where ENOIOCTLCMD becomes ENOTTY. @see fs/ioctl.c:vfs_ioctl, fs/open.c
+ * The syscall boundary: open/close/read/write/pread/pwrite/lseek/ioctl/mmap/munmap/dup/fcntl of
+ * one task, returning `>= 0` or `-errno` exactly as a C program sees them. The only place a
+ * KernelError becomes `-errno`, and where ENOIOCTLCMD becomes ENOTTY. Every handler is called
+ * with the calling task as `current`.
+ * @see fs/ioctl.c:vfs_ioctl, fs/open.c:do_sys_openat2, fs/read_write.c, mm/mmap.c:do_mmap
  */
 import type { Volume } from 'memfs';
 import { constants } from 'node:fs';
 import { KernelError, errnoNumber, isKernelError, kerr } from '../errno';
-import { Credentials, permitted } from '../cred';
-import type { UserMemory } from '../abi/uaccess';
-import type { Attribute } from '../sysfs/attribute';
-import type { DevNode, FileOperations } from './chardev';
-import { O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY, SEEK_CUR, SEEK_END, SEEK_SET } from './fcntl';
+import { permitted } from '../cred';
+import type { Attribute } from '../kernfs/attribute';
+import { File, FileOperations, anonInodeGetfile } from '../task/file_table';
+import type { Task } from '../task/sched';
+import { MAP_FIXED, MAP_SHARED, O_ACCMODE, O_CLOEXEC, O_RDONLY, O_RDWR, O_WRONLY, PROT_READ, PROT_WRITE, SEEK_CUR, SEEK_END, SEEK_SET } from '../uapi/fcntl';
+import { PAGE_SHIFT, isPageAligned } from '../kernel/page';
+import type { DevNode } from '../drivers/char_dev';
 import { attrContent } from './render';
 
-/** An open file description. */
-export interface OpenFile {
-  readonly path: string;
-  readonly flags: number;
-  pos: bigint;
-  readonly fops?: FileOperations<unknown>;
-  readonly priv?: unknown;
-  /** sysfs: the attribute and the show() buffer of this open, re-armed at offset 0. */
-  readonly attr?: Attribute;
-  seqBuf?: Buffer;
-}
-
+/** What the boundary needs of the machine. */
 export interface SyscallHost {
   readonly vol: Volume;
-  readonly mem: UserMemory;
-  cred(): Credentials;
   /** The attribute rendered at a real (resolved) path. */
   attributeAt(path: string): Attribute | undefined;
   /** The char device registered at a real path. */
   devNodeAt(path: string): DevNode | undefined;
-  /** Runs an attribute store with the caller's credentials (DAC already checked). */
-  store(attr: Attribute, data: Uint8Array, pos: number): number;
+  /** Runs an attribute store for `current` (DAC already checked at open). */
+  store(attr: Attribute, data: Uint8Array, pos: number, current: Task): number;
 }
 
-const RLIMIT_NOFILE = 1024;
+/** include/uapi/linux/limits.h */
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
 
-/** File descriptor table of the emulated process. fds 0–2 are taken, as in a real process. */
-export class FdTable {
-  private readonly files = new Map<number, OpenFile>();
-
-  install(file: OpenFile): number {
-    for (let fd = 3; fd < RLIMIT_NOFILE; fd++) {
-      if (!this.files.has(fd)) {
-        this.files.set(fd, file);
-        return fd;
-      }
-    }
-    throw kerr('EMFILE');
-  }
-
-  get(fd: number): OpenFile {
-    const f = this.peek(fd);
-    if (!f) throw kerr('EBADF');
-    return f;
-  }
-
-  peek(fd: number): OpenFile | undefined {
-    return Number.isInteger(fd) ? this.files.get(fd) : undefined;
-  }
-
-  remove(fd: number): OpenFile {
-    const f = this.get(fd);
-    this.files.delete(fd);
-    return f;
-  }
-
-  get size(): number {
-    return this.files.size;
-  }
-
-  entries(): [number, OpenFile][] {
-    return [...this.files.entries()];
-  }
+export interface MmapArgs {
+  /** PROT_READ | PROT_WRITE by default. */
+  readonly prot?: number;
+  /** MAP_PRIVATE | MAP_ANONYMOUS by default; MAP_SHARED with an fd maps the device's pages. */
+  readonly flags?: number;
+  readonly fd?: number;
+  readonly offset?: bigint | number;
+  /** With MAP_FIXED: map exactly here. */
+  readonly addr?: bigint;
 }
 
-const toBigInt = (x: bigint | number): bigint => (typeof x === 'bigint' ? x : BigInt(x));
+/** A raw argument as C would see it, or undefined for a JS value no C program can pass. */
+function u64Arg(x: bigint | number): bigint | undefined {
+  if (typeof x === 'bigint') return BigInt.asUintN(64, x);
+  if (typeof x !== 'number' || !Number.isInteger(x)) return undefined;
+  return BigInt.asUintN(64, BigInt(x));
+}
+
+function offArg(x: bigint | number): bigint | undefined {
+  if (typeof x === 'bigint') return BigInt.asIntN(64, x);
+  if (typeof x !== 'number' || !Number.isInteger(x)) return undefined;
+  return BigInt(x);
+}
+
+const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
 
 export class Syscalls {
-  readonly fds = new FdTable();
+  /** The last failure with its context, for tools that want a message (like errno + strerror). */
+  lastError: KernelError | undefined;
 
-  constructor(private readonly host: SyscallHost) {}
+  constructor(
+    private readonly host: SyscallHost,
+    readonly task: Task,
+  ) {}
+
+  /** The task's fd table. */
+  get fds(): Task['files'] {
+    return this.task.files;
+  }
 
   /** Runs `fn` and turns a KernelError into -errno; anything else is a bug and propagates. */
   private boundary(syscall: string, fn: () => number, path?: string, ioctl?: number): number {
     try {
+      if (!this.task.alive) throw kerr('ESRCH', `task ${this.task.pid} has exited`);
       return fn();
     } catch (e) {
       if (!isKernelError(e)) throw e;
@@ -98,55 +86,90 @@ export class Syscalls {
     }
   }
 
-  /** The last failure with its context, for tools that want a message (like errno + strerror). */
-  lastError: KernelError | undefined;
-
   open(path: string, flags: number = O_RDONLY): number {
-    return this.boundary('open', () => this.doOpen(path, flags), path);
+    return this.boundary('open', () => this.doOpen(path, flags), typeof path === 'string' ? path.slice(0, 256) : undefined);
   }
 
+  /** Reserve the fd, open, install; a failed open gives the number back. @see fs/open.c:do_sys_openat2 */
   private doOpen(path: string, flags: number): number {
+    if (typeof path !== 'string') throw kerr('EFAULT');
+    if (!isInt(flags)) throw kerr('EINVAL');
+    if (path.length === 0) throw kerr('ENOENT');
+    if (path.includes('\0')) throw kerr('EINVAL');
+    if (Buffer.byteLength(path) >= PATH_MAX) throw kerr('ENAMETOOLONG');
+    if (path.split('/').some((c) => Buffer.byteLength(c) > NAME_MAX)) throw kerr('ENAMETOOLONG');
+    const files = this.task.files;
+    const fd = files.getUnusedFdFlags(flags);
+    let file: File<unknown>;
+    try {
+      file = this.openFile(path, flags);
+    } catch (e) {
+      files.putUnusedFd(fd);
+      throw e;
+    }
+    files.fdInstall(fd, file);
+    return fd;
+  }
+
+  private openFile(path: string, flags: number): File<unknown> {
     const { vol } = this.host;
+    const cred = this.task.cred;
     let real: string;
     try {
       real = String(vol.realpathSync(path));
     } catch (e) {
       const code = (e as { code?: string }).code;
-      throw kerr(code === 'ENOTDIR' ? 'ENOTDIR' : code === 'ELOOP' ? 'ELOOP' : 'ENOENT');
+      throw kerr(code === 'ENOTDIR' ? 'ENOTDIR' : code === 'ELOOP' ? 'ELOOP' : code === 'ENAMETOOLONG' ? 'ENAMETOOLONG' : 'ENOENT');
     }
     const st = vol.statSync(real);
     const acc = flags & O_ACCMODE;
     const want = (acc === O_RDONLY ? 4 : 0) | (acc === O_WRONLY ? 2 : 0) | (acc === O_RDWR ? 6 : 0);
     if (st.isDirectory() && acc !== O_RDONLY) throw kerr('EISDIR');
-    if (!permitted(this.host.cred(), Number(st.mode), Number(st.uid), Number(st.gid), want)) throw kerr('EACCES');
-    const dev = (Number(st.mode) & constants.S_IFMT) === constants.S_IFCHR ? this.host.devNodeAt(real) : undefined;
+    if (!permitted(cred, Number(st.mode), Number(st.uid), Number(st.gid), want)) throw kerr('EACCES');
+    const fileFlags = flags & ~O_CLOEXEC;
     if ((Number(st.mode) & constants.S_IFMT) === constants.S_IFCHR) {
+      const dev = this.host.devNodeAt(real);
       if (!dev) throw kerr('ENXIO');
-      const priv = dev.fops.open ? dev.fops.open({ cred: this.host.cred(), flags, path: real }, dev.data) : undefined;
-      return this.fds.install({ path: real, flags, pos: 0n, fops: dev.fops, priv });
+      const priv = dev.fops.open ? dev.fops.open({ cred, flags, path: real }, dev.data, this.task) : undefined;
+      return new File(dev.fops, fileFlags, real, priv, cred);
     }
     const attr = this.host.attributeAt(real);
     if (attr && acc !== O_RDONLY && (!attr.store || (attr.mode & 0o222) === 0)) throw kerr('EACCES');
     if (attr && acc !== O_WRONLY && (attr.mode & 0o444) === 0) throw kerr('EACCES');
-    return this.fds.install({ path: real, flags, pos: 0n, attr });
+    return new File(PLAIN_FOPS, fileFlags, real, undefined, cred, attr ? { attr } : undefined);
   }
 
-  /** Install an anonymous file (`anon_inode_getfd`) — device fds, iommufd objects. */
+  /** `anon_inode_getfd` for in-process users (eventfds): a new fd on a new anonymous file. */
   installAnon(name: string, fops: FileOperations<any>, priv: unknown, flags = O_RDWR): number { // eslint-disable-line @typescript-eslint/no-explicit-any
-    return this.fds.install({ path: `anon_inode:${name}`, flags, pos: 0n, fops, priv });
+    return this.task.files.installNew(anonInodeGetfile(name, fops, priv, flags, this.task.cred), flags);
   }
 
   close(fd: number): number {
     return this.boundary('close', () => {
-      const f = this.fds.remove(fd);
-      if (f.fops?.release) f.fops.release(f.priv);
+      this.task.files.close(fd);
       return 0;
     });
   }
 
+  dup(fd: number): number {
+    return this.boundary('dup', () => this.task.files.dup(fd));
+  }
+
+  dup2(oldfd: number, newfd: number): number {
+    return this.boundary('dup2', () => this.task.files.dup2(oldfd, newfd));
+  }
+
+  dup3(oldfd: number, newfd: number, flags: number): number {
+    return this.boundary('dup3', () => this.task.files.dup3(oldfd, newfd, flags));
+  }
+
+  fcntl(fd: number, cmd: number, arg = 0): number {
+    return this.boundary('fcntl', () => this.task.files.fcntl(fd, cmd, arg));
+  }
+
   read(fd: number, buf: Uint8Array): number {
     return this.boundary('read', () => {
-      const f = this.fds.get(fd);
+      const f = this.task.files.fget(fd);
       const n = this.doRead(f, buf, f.pos);
       f.pos += BigInt(n);
       return n;
@@ -155,25 +178,28 @@ export class Syscalls {
 
   pread(fd: number, buf: Uint8Array, offset: bigint | number): number {
     return this.boundary('pread64', () => {
-      const off = toBigInt(offset);
-      if (off < 0n) throw kerr('EINVAL');
-      return this.doRead(this.fds.get(fd), buf, off);
+      const off = offArg(offset);
+      const f = this.task.files.fget(fd);
+      if (off === undefined || off < 0n) throw kerr('EINVAL');
+      return this.doRead(f, buf, off);
     });
   }
 
-  private doRead(f: OpenFile, buf: Uint8Array, pos: bigint): number {
+  private doRead(f: File<unknown>, buf: Uint8Array, pos: bigint): number {
+    if (!(buf instanceof Uint8Array)) throw kerr('EFAULT');
     if ((f.flags & O_ACCMODE) === O_WRONLY) throw kerr('EBADF');
-    if (f.fops) {
-      if (!f.fops.read) throw kerr('EINVAL');
-      const data = f.fops.read(f.priv, buf.length, pos);
+    if (f.fop !== PLAIN_FOPS) {
+      if (!f.fop.read) throw kerr('EINVAL');
+      const data = f.fop.read(f, buf.length, pos, this.task);
       buf.set(data.subarray(0, buf.length));
       return Math.min(data.length, buf.length);
     }
-    let content: Buffer;
-    if (f.attr) {
+    let content: Uint8Array;
+    const k = f.kernfs;
+    if (k) {
       // seq_file: show() runs when a read starts at offset 0, later reads continue its buffer.
-      if (pos === 0n || !f.seqBuf) f.seqBuf = attrContent(f.attr);
-      content = f.seqBuf;
+      if (pos === 0n || !k.seqBuf) k.seqBuf = attrContent(k.attr as Attribute);
+      content = k.seqBuf;
     } else {
       const st = this.host.vol.statSync(f.path);
       if (st.isDirectory()) throw kerr('EISDIR');
@@ -187,8 +213,8 @@ export class Syscalls {
 
   write(fd: number, data: Uint8Array | string): number {
     return this.boundary('write', () => {
-      const f = this.fds.get(fd);
-      const n = this.doWrite(f, typeof data === 'string' ? Buffer.from(data) : data, f.pos);
+      const f = this.task.files.fget(fd);
+      const n = this.doWrite(f, toBytes(data), f.pos);
       f.pos += BigInt(n);
       return n;
     });
@@ -196,68 +222,118 @@ export class Syscalls {
 
   pwrite(fd: number, data: Uint8Array | string, offset: bigint | number): number {
     return this.boundary('pwrite64', () => {
-      const off = toBigInt(offset);
-      if (off < 0n) throw kerr('EINVAL');
-      return this.doWrite(this.fds.get(fd), typeof data === 'string' ? Buffer.from(data) : data, off);
+      const off = offArg(offset);
+      const f = this.task.files.fget(fd);
+      if (off === undefined || off < 0n) throw kerr('EINVAL');
+      return this.doWrite(f, toBytes(data), off);
     });
   }
 
-  private doWrite(f: OpenFile, data: Uint8Array, pos: bigint): number {
+  private doWrite(f: File<unknown>, data: Uint8Array, pos: bigint): number {
     if ((f.flags & O_ACCMODE) === O_RDONLY) throw kerr('EBADF');
-    if (f.fops) {
-      if (!f.fops.write) throw kerr('EINVAL');
-      return f.fops.write(f.priv, data, pos);
+    if (f.fop !== PLAIN_FOPS) {
+      if (!f.fop.write) throw kerr('EINVAL');
+      return f.fop.write(f, data, pos, this.task);
     }
-    if (f.attr) return this.host.store(f.attr, data, Number(pos));
+    if (f.kernfs) return this.host.store(f.kernfs.attr as Attribute, data, Number(pos), this.task);
     throw kerr('EINVAL');
   }
 
+  /**
+   * @note emulation: an offset that a JS number cannot hold exactly (past 2^53) is EOVERFLOW
+   * rather than rounded; the kernel returns it as a 64-bit off_t.
+   */
   lseek(fd: number, offset: bigint | number, whence: number): number {
     return this.boundary('lseek', () => {
-      const f = this.fds.get(fd);
-      const off = toBigInt(offset);
+      const f = this.task.files.fget(fd);
+      const off = offArg(offset);
+      if (off === undefined) throw kerr('EINVAL');
       let base: bigint;
       if (whence === SEEK_SET) base = 0n;
       else if (whence === SEEK_CUR) base = f.pos;
-      else if (whence === SEEK_END) base = f.attr ? BigInt(attrContent(f.attr).length) : 0n;
+      else if (whence === SEEK_END) base = f.kernfs ? BigInt(attrContent(f.kernfs.attr as Attribute).length) : 0n;
       else throw kerr('EINVAL');
-      if (base + off < 0n) throw kerr('EINVAL');
-      f.pos = base + off;
-      return Number(f.pos);
+      const pos = base + off;
+      if (pos < 0n) throw kerr('EINVAL');
+      if (pos > BigInt(Number.MAX_SAFE_INTEGER)) throw kerr('EOVERFLOW');
+      f.pos = pos;
+      return Number(pos);
     });
   }
 
   /**
-   * `ioctl(fd, request, arg)`: arg is a user pointer into `machine.mem` or a plain value.
-   * Files without an ioctl handler give ENOTTY. @see fs/ioctl.c:vfs_ioctl
+   * `ioctl(fd, request, arg)`: arg is a user pointer into the task's memory or a plain value,
+   * taken as an unsigned long. Files without an ioctl handler give ENOTTY. @see fs/ioctl.c:vfs_ioctl
    */
   ioctl(fd: number, request: number, arg: bigint | number = 0n): number {
+    const req = isInt(request) ? request >>> 0 : undefined;
     return this.boundary(
       'ioctl',
       () => {
-        const f = this.fds.get(fd);
-        if (!f.fops?.unlockedIoctl) throw kerr('ENOTTY');
-        return f.fops.unlockedIoctl(f.priv, request >>> 0, toBigInt(arg));
+        const f = this.task.files.fget(fd);
+        const a = u64Arg(arg);
+        if (req === undefined) throw kerr('EINVAL');
+        if (a === undefined) throw kerr('EFAULT');
+        if (!f.fop.unlockedIoctl) throw kerr('ENOTTY');
+        return f.fop.unlockedIoctl(f, req, a, this.task);
       },
-      this.fds.peek(fd)?.path,
-      request >>> 0,
+      this.task.files.peek(fd)?.path,
+      req,
     );
   }
 
-  /** Anonymous private memory in the emulated process. Returns the address, or -errno as a bigint. */
-  mmap(length: bigint | number): bigint {
-    try {
-      return this.host.mem.mmap(length);
-    } catch (e) {
-      if (!isKernelError(e)) throw e;
-      return -BigInt(e.errno);
-    }
+  /**
+   * mmap(2): anonymous memory by default (`mmap(length)`), or a device's pages (`fd` + MAP_SHARED).
+   * Returns the address, or -errno as a bigint.
+   * @see mm/mmap.c:do_mmap, mm/util.c:vm_mmap_pgoff
+   */
+  mmap(length: bigint | number, args: MmapArgs = {}): bigint {
+    const rc = this.boundaryBig('mmap', () => {
+      const len = u64Arg(length);
+      const prot = args.prot ?? PROT_READ | PROT_WRITE;
+      const flags = args.flags ?? 0;
+      if (len === undefined || len === 0n || !isInt(prot) || !isInt(flags)) throw kerr('EINVAL');
+      const addr = flags & MAP_FIXED ? args.addr : undefined;
+      if (flags & MAP_FIXED && (addr === undefined || !isPageAligned(addr))) throw kerr('EINVAL');
+      const mm = this.task.mm;
+      if (args.fd === undefined) return mm.mmap(len, { prot, shared: (flags & MAP_SHARED) !== 0, ...(addr !== undefined ? { addr } : {}) });
+      const f = this.task.files.fget(args.fd);
+      const off = offArg(args.offset ?? 0n);
+      if (off === undefined || off < 0n || !isPageAligned(off)) throw kerr('EINVAL');
+      if (!f.fop.mmap) throw kerr('ENODEV');
+      if (prot & PROT_READ && !(f.mode & 1)) throw kerr('EACCES');
+      if (flags & MAP_SHARED && prot & PROT_WRITE && !(f.mode & 2)) throw kerr('EACCES');
+      const shared = (flags & MAP_SHARED) !== 0;
+      const backing = f.fop.mmap(f, { pgoff: off >> PAGE_SHIFT, length: len, prot, shared }, this.task);
+      return mm.mmap(len, { prot, shared, backing, ...(addr !== undefined ? { addr } : {}) });
+    });
+    return rc;
+  }
+
+  private boundaryBig(syscall: string, fn: () => bigint): bigint {
+    let out = 0n;
+    const rc = this.boundary(syscall, () => {
+      out = fn();
+      return 0;
+    });
+    return rc < 0 ? BigInt(rc) : out;
   }
 
   munmap(addr: bigint, length: bigint | number): number {
     return this.boundary('munmap', () => {
-      this.host.mem.munmap(addr, length);
+      const len = u64Arg(length);
+      if (typeof addr !== 'bigint' || len === undefined) throw kerr('EINVAL');
+      this.task.mm.munmap(addr, len);
       return 0;
     });
   }
 }
+
+const toBytes = (data: Uint8Array | string): Uint8Array => {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  throw kerr('EFAULT');
+};
+
+/** Files of the memfs tree (sysfs attributes, plain files): the boundary reads and writes them itself. */
+const PLAIN_FOPS: FileOperations<undefined> = { name: 'sysfs' };

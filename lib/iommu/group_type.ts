@@ -2,17 +2,22 @@
 /** The group `type` attribute. @see drivers/iommu/iommu.c:iommu_group_show_type, iommu_group_store_type */
 import { kerr } from '../errno';
 import { Credentials, capable } from '../cred';
-import type { Host } from '../host';
 import type { KernelProfile } from '../kernel/profile';
 import type { DomainType, IommuGroup } from '../model/host';
-import { bufToString, sysfsStreq } from '../drivers/sysfs_streq';
+import { bufToString, sysfsStreq } from '../kernel/string';
 
 export function groupTypeShow(group: IommuGroup, kernel: KernelProfile): string {
   if (group.defaultDomain === 'DMA' && !kernel.has('group_type_dma_newline')) return 'DMA';
   return `${group.defaultDomain ?? 'unknown'}\n`;
 }
 
-export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, cred: Credentials): number {
+/** What the store needs of the machine: its kernel profile and the change notification. */
+export interface GroupTypeHost {
+  readonly kernel: KernelProfile;
+  changed(): void;
+}
+
+export function groupTypeStore(host: GroupTypeHost, group: IommuGroup, buf: Uint8Array, cred: Credentials): number {
   if (!capable(cred, 'CAP_SYS_ADMIN') || !capable(cred, 'CAP_SYS_RAWIO')) throw kerr('EACCES');
   const k = host.kernel;
   // Newest: checked before the string. v5.11–v6.3 found it only in iommu_change_dev_def_domain
@@ -45,7 +50,7 @@ export function groupTypeStore(host: Host, group: IommuGroup, buf: Uint8Array, c
   return setType(host, group, want, buf);
 }
 
-function setType(host: Host, group: IommuGroup, type: DomainType | null, buf: Uint8Array): number {
+function setType(host: GroupTypeHost, group: IommuGroup, type: DomainType | null, buf: Uint8Array): number {
   group.defaultDomain = type;
   host.changed();
   return buf.length;

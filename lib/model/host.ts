@@ -8,6 +8,26 @@ import type { BarSpec, DeviceSpec, IommuDriver, IommuSpec } from '../topology/to
 
 export type DomainType = 'DMA' | 'DMA-FQ' | 'identity' | 'blocked' | 'unmanaged';
 
+/**
+ * `struct iommu_domain`: what a group (or a device) is attached to. The default domains of the
+ * DMA API, the blocking domain of a group claimed for userspace, and the paging domains VFIO
+ * type1 and iommufd allocate are all objects of this shape.
+ */
+export interface IommuDomain {
+  readonly type: DomainType;
+  /** The driver whose ops the domain has (`domain->ops`). */
+  readonly driver: string;
+  /** The IOMMU instance it was allocated for (per-instance drivers refuse others at attach). */
+  readonly unit: IommuUnit | undefined;
+  /** `domain->geometry`: aperture_start..aperture_end. */
+  readonly geometry: IovaRange;
+  readonly pgsizeBitmap: bigint;
+  /** Nesting enabled (VFIO_TYPE1_NESTING_IOMMU, `iommu_enable_nesting`). */
+  nesting: boolean;
+  /** Groups attached now. */
+  readonly groups: Set<IommuGroup>;
+}
+
 export interface IommuUnit {
   readonly spec: IommuSpec;
   readonly name: string;
@@ -71,6 +91,8 @@ export interface IommuGroup {
   owner: unknown;
   /** VFIO's fake group for unsafe no-IOMMU mode. */
   readonly noiommu: boolean;
+  /** `group->domain`: null while in the default domain (or without an IOMMU). */
+  domain: IommuDomain | null;
 }
 
 export interface PciDriver {
@@ -79,8 +101,18 @@ export interface PciDriver {
   readonly staticIds: readonly (readonly [number, number])[];
   /** `new_id` entries. */
   readonly dynamicIds: DynId[];
-  /** Uses the DMA API (claims DMA ownership when bound): true except vfio-pci/pci-stub. */
+  /** Uses the DMA API (claims DMA ownership when bound): false for `driver_managed_dma` drivers (vfio-pci, pci-stub, pcieport). */
   readonly dmaApi: boolean;
+  /** The id table matches only devices whose driver_override names the driver (vfio-pci's `override_only` entry). */
+  readonly overrideOnly: boolean;
+  /** The id table exists (`new_id` needs one, since the vfio-pci table on 5.15+). */
+  readonly hasIdTable: boolean;
+  /** The probe enables the device (`enable` reads 1); vfio-pci enables it only when opened. */
+  readonly enablesAtProbe: boolean;
+  /** `pci_driver.probe`: throws the probe errno. */
+  readonly probe?: (dev: PciDevice) => void;
+  /** `pci_driver.remove` */
+  readonly remove?: (dev: PciDevice) => void;
 }
 
 export interface DynId {

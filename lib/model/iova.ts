@@ -3,7 +3,10 @@
  * IOVA ranges: inclusive bigint `{ start, last }` everywhere inside the model
  * (the iommufd uapi spelling). `start + length` and `start..end` exist only at the edges.
  */
-export const U64_MAX = (1n << 64n) - 1n;
+import { U64_MAX } from '../kernel/limits';
+
+export { U64_MAX };
+export { parseU64 } from '../kernel/string';
 export const u64 = (x: bigint): bigint => x & U64_MAX;
 
 export interface IovaRange {
@@ -56,13 +59,3 @@ export function clampRanges(list: readonly IovaRange[], to: IovaRange): IovaRang
   return out;
 }
 
-/** Parse a JSON/YAML address: a non-negative integer number or a "0x…"/decimal string. */
-export function parseU64(v: unknown): bigint | undefined {
-  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : undefined;
-  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : undefined;
-  if (typeof v === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(v.replace(/_/g, ''))) {
-    const b = BigInt(v.replace(/_/g, ''));
-    return b <= U64_MAX ? b : undefined;
-  }
-  return undefined;
-}

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { user } from '../cred';
 import { ERRNO, Errno } from '../errno';
-import { O_RDONLY, O_WRONLY } from '../fs/fcntl';
+import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
 import type { Machine } from '../machine';
 import { walkEmulated } from '../export/export';
 import { groupOf, machine, nic, read } from '../testing/topo';

@@ -8,15 +8,14 @@ import * as path from 'node:path';
 import { capable } from '../cred';
 import { kerr } from '../errno';
 import type { Host } from '../host';
-import { VFIO_PCI } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
 import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
 import { formatResvRegion } from '../model/resv_region';
 import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
 import { resourceFile } from '../drivers/pci_config';
-import { bufToString } from '../drivers/sysfs_streq';
-import { Attribute, SysTree } from './attribute';
+import { bufToString } from '../kernel/string';
+import { Attribute, SysTree } from '../kernfs/attribute';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -80,7 +79,8 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     {
       name: 'enable',
       mode: 0o644,
-      show: () => `${d.driver !== null && d.driver !== VFIO_PCI ? 1 : 0}\n`,
+      // A driver enables the device at probe; vfio-pci only when userspace opens it.
+      show: () => `${d.driver !== null && host.drivers.get(d.driver)?.enablesAtProbe !== false ? 1 : 0}\n`,
       store: (b, c) => {
         // @see drivers/pci/pci-sysfs.c:enable_store
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
@@ -108,7 +108,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
       name: 'driver_override',
       mode: 0o644,
       show: () => driverOverrideShow(d),
-      store: (b) => driverOverrideStore(host, d, b),
+      store: (b) => driverOverrideStore(host.dd, d, b),
     },
     {
       name: 'config',
@@ -135,10 +135,10 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
     store: (b) => store(b),
   });
   return [
-    wo('bind', (b) => bindStore(host, drv, b)),
-    wo('unbind', (b) => unbindStore(host, drv, b)),
-    wo('new_id', (b) => newIdStore(host, drv, b)),
-    wo('remove_id', (b) => removeIdStore(host, drv, b)),
+    wo('bind', (b) => bindStore(host.dd, drv, b)),
+    wo('unbind', (b) => unbindStore(host.dd, drv, b)),
+    wo('new_id', (b) => newIdStore(host.dd, drv, b)),
+    wo('remove_id', (b) => removeIdStore(host.dd, drv, b)),
   ];
 }
 

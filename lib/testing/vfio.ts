@@ -6,7 +6,7 @@
  */
 import { encode, putUser, s32 } from '../abi';
 import { Errno, errnoName } from '../errno';
-import { O_RDWR, O_WRONLY } from '../fs/fcntl';
+import { O_RDWR, O_WRONLY } from '../uapi/fcntl';
 import { Machine, MachineOptions, createMachine } from '../machine';
 import type { IommuGroup } from '../model/host';
 import {

@@ -7,7 +7,7 @@
  */
 import Ajv, { ErrorObject } from 'ajv';
 import * as YAML from 'yaml';
-import { parseU64 } from '../model/iova';
+import { parseU64 } from '../kernel/string';
 import { parseKernelVersion } from '../kernel/version';
 import schemaJson from './schema.json';
 
@@ -242,6 +242,12 @@ export interface Kconfig {
   readonly CONFIG_VFIO: boolean;
   readonly CONFIG_PCI_IOV: boolean;
   readonly CONFIG_INTEL_IOMMU_FLOPPY_WA: boolean;
+  /** The legacy container (/dev/vfio/vfio from vfio.ko, the type1 backend). */
+  readonly CONFIG_VFIO_CONTAINER: boolean;
+  /** /dev/iommu. */
+  readonly CONFIG_IOMMUFD: boolean;
+  /** iommufd's /dev/vfio/vfio compatibility container. */
+  readonly CONFIG_IOMMUFD_VFIO_CONTAINER: boolean;
 }
 
 export interface Topology {
@@ -482,6 +488,9 @@ function normalize(raw: RawTopology, file: string): Topology {
       CONFIG_VFIO: raw.kconfig?.CONFIG_VFIO ?? true,
       CONFIG_PCI_IOV: raw.kconfig?.CONFIG_PCI_IOV ?? true,
       CONFIG_INTEL_IOMMU_FLOPPY_WA: raw.kconfig?.CONFIG_INTEL_IOMMU_FLOPPY_WA ?? true,
+      CONFIG_VFIO_CONTAINER: raw.kconfig?.CONFIG_VFIO_CONTAINER ?? true,
+      CONFIG_IOMMUFD: raw.kconfig?.CONFIG_IOMMUFD ?? false,
+      CONFIG_IOMMUFD_VFIO_CONTAINER: raw.kconfig?.CONFIG_IOMMUFD_VFIO_CONTAINER ?? false,
     },
     iommus,
     devices,

@@ -3,3 +3,4 @@ export * from './ioctl';
 export * from './vfio';
 export * from './iommufd';
 export * from './pci_regs';
+export * from './fcntl';

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
 import { LayoutCase, testLayouts } from '../testing/layout_cases';
-import { StructLayout, UserMemory, encode, iommufdCmdFromUser, offsetof, offsetofend, sizeof } from '../abi';
+import { StructLayout, encode, iommufdCmdFromUser, offsetof, offsetofend, sizeof } from '../abi';
+import { UserMemory } from '../mm/mm';
 import { _IOC_NR, _IOC_SIZE, _IOC_TYPE, ioctlName } from './ioctl';
 import * as I from './iommufd';
 

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { encode } from '../abi';
 import { ERRNO, Errno } from '../errno';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import { createMachine } from '../machine';
 import { VFIO_DEVICE_BIND_IOMMUFD, VFIO_DEVICE_GET_INFO, vfio_device_bind_iommufd } from '../uapi';
 

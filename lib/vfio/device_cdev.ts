@@ -10,20 +10,18 @@
  */
 import { copyFromUser, copyStructFromUser, getUser, offsetofend, u32, vfioArgszFromUser } from '../abi';
 import { kerr } from '../errno';
-import type { DevNode, FileOperations } from '../fs/chardev';
 import type { PciDevice } from '../model/host';
+import type { File, FileOperations } from '../task/file_table';
+import type { Task } from '../task/sched';
 import { VFIO_DEVICE_BIND_FLAG_TOKEN, VFIO_DEVICE_BIND_IOMMUFD, vfio_device_bind_iommufd } from '../uapi';
-import type { VfioState } from './vfio_main';
+import type { VfioDevice, VfioState } from './vfio_main';
 
 /** The chrdev region `vfio-dev` is allocated dynamically; 511 is what the kernel's doc shows. */
 export const VFIO_DEV_MAJOR = 511;
 
 interface VfioCdevFile {
-  readonly st: VfioState;
-  readonly pdev: PciDevice;
+  readonly device: VfioDevice;
 }
-
-const gone = (f: VfioCdevFile) => f.pdev.removed || f.pdev.driver !== 'vfio-pci';
 
 /**
  * VFIO_DEVICE_BIND_IOMMUFD on any device fd (`fromGroup`: one from GET_DEVICE_FD, which is
@@ -32,17 +30,17 @@ const gone = (f: VfioCdevFile) => f.pdev.removed || f.pdev.driver !== 'vfio-pci'
  * @see drivers/vfio/device_cdev.c:vfio_df_ioctl_bind_iommufd, vfio_df_check_token
  * @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_match_token_uuid
  */
-export function vfioDfIoctlBindIommufd(st: VfioState, pdev: PciDevice, fromGroup: boolean, arg: bigint): number {
-  const m = st.m;
+export function vfioDfIoctlBindIommufd(st: VfioState, pdev: PciDevice, fromGroup: boolean, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const token = st.kernel.has('vfio_bind_token');
   let bind: { flags: number; iommufd: number; token_uuid_ptr: bigint };
   if (token) {
-    const userSize = getUser(m.mem, u32, arg);
+    const userSize = getUser(mem, u32, arg);
     if (userSize < offsetofend(vfio_device_bind_iommufd, 'out_devid')) throw kerr('EINVAL');
-    bind = copyStructFromUser(m.mem, vfio_device_bind_iommufd, arg, userSize);
+    bind = copyStructFromUser(mem, vfio_device_bind_iommufd, arg, userSize);
     if (bind.iommufd < 0 || bind.flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN) throw kerr('EINVAL');
   } else {
-    bind = vfioArgszFromUser(m.mem, vfio_device_bind_iommufd, arg, 'out_devid').value;
+    bind = vfioArgszFromUser(mem, vfio_device_bind_iommufd, arg, 'out_devid').value;
     if (bind.flags || bind.iommufd < 0) throw kerr('EINVAL');
   }
   if (fromGroup) throw kerr('EINVAL');
@@ -50,39 +48,43 @@ export function vfioDfIoctlBindIommufd(st: VfioState, pdev: PciDevice, fromGroup
   const ig = pdev.group;
   if (ig && st.groups.get(ig)?.openedFile) throw kerr('EBUSY');
   if (token && bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
-    copyFromUser(m.mem, bind.token_uuid_ptr, 16);
+    copyFromUser(mem, bind.token_uuid_ptr, 16);
     // Neither a PF nor a VF: a token is "incorrectly provided".
     throw kerr('EINVAL');
   }
   // iommufd_ctx_from_fd
-  if (!m.sys.fds.peek(bind.iommufd)) throw kerr('EBADF');
+  if (!current.files.peek(bind.iommufd)) throw kerr('EBADF');
   throw kerr('EBADFD');
 }
 
 export const vfioDeviceCdevFops = {
   name: 'vfio-dev',
-  open: (_ctx, data) => {
-    const f = data as VfioCdevFile;
-    if (gone(f)) throw kerr('ENODEV');
-    return f;
+  open: (_ctx, data): VfioCdevFile => {
+    const device = data as VfioDevice;
+    if (device.gone) throw kerr('ENODEV');
+    return { device };
   },
-  unlockedIoctl: (f, cmd, arg) => {
-    if (gone(f)) throw kerr('ENODEV');
-    if (cmd === VFIO_DEVICE_BIND_IOMMUFD) return vfioDfIoctlBindIommufd(f.st, f.pdev, false, arg);
+  unlockedIoctl: (f: File<VfioCdevFile>, cmd: number, arg: bigint, current: Task) => {
+    const { device } = f.privateData;
+    if (device.gone) throw kerr('ENODEV');
+    if (cmd === VFIO_DEVICE_BIND_IOMMUFD) return vfioDfIoctlBindIommufd(device.st, device.pdev, false, arg, current);
     throw kerr('EINVAL');
   },
 } as const satisfies FileOperations<VfioCdevFile>;
 
-/** `/dev/vfio/devices/vfio<index>` for every vfio-pci device (0600, like the kernel's devnode). */
-export function vfioDeviceCdevNodes(st: VfioState): DevNode[] {
-  return st.m.host.devices
-    .filter((d) => d.vfioDevIndex !== undefined)
-    .map((d) => ({
-      path: `/dev/vfio/devices/vfio${d.vfioDevIndex}`,
-      mode: 0o600,
-      major: VFIO_DEV_MAJOR,
-      minor: d.vfioDevIndex!,
-      fops: vfioDeviceCdevFops,
-      data: { st, pdev: d } satisfies VfioCdevFile,
-    }));
+/**
+ * A registered device gets `vfio<N>` (the lowest free N) and its node /dev/vfio/devices/vfioN
+ * (0600, like the kernel's devnode). @see drivers/vfio/vfio_main.c:vfio_init_device, vfio_device_add
+ */
+export function vfioDeviceCdevAdd(st: VfioState, vdev: VfioDevice): void {
+  const index = st.deviceIda.alloc();
+  vdev.pdev.vfioDevIndex = index;
+  vdev.cdevDel = st.k.chrdevs.register({
+    path: `/dev/vfio/devices/vfio${index}`,
+    mode: 0o600,
+    major: VFIO_DEV_MAJOR,
+    minor: index,
+    fops: vfioDeviceCdevFops,
+    data: vdev,
+  });
 }

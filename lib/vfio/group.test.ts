@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { encode } from '../abi';
 import { user } from '../cred';
 import type { Errno } from '../errno';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import { Machine, createMachine } from '../machine';
 import {
   VFIO_API_VERSION,
@@ -30,7 +30,7 @@ import {
   __VFIO_RESERVED_TYPE1_NESTING_IOMMU,
   vfio_group_status,
 } from '../uapi';
-import { eventfd } from './eventfd';
+import { eventfd } from '../fs/eventfd';
 import { bindVfioPci, rcCode, setContainerRaw, sysfsWrite, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';

@@ -6,8 +6,10 @@
 import { PAGE_SIZE, getUser, s32, strndupUser, vfioArgszFromUser, copyStructToUser } from '../abi';
 import { capable } from '../cred';
 import { kerr } from '../errno';
-import type { FileOperations, OpenContext } from '../fs/chardev';
 import type { IommuGroup } from '../model/host';
+import { File, FileOperations, OpenContext, anonInodeGetfile } from '../task/file_table';
+import type { Task } from '../task/sched';
+import { O_CLOEXEC, O_RDWR } from '../uapi/fcntl';
 import {
   VFIO_GROUP_FLAGS_CONTAINER_SET,
   VFIO_GROUP_FLAGS_VIABLE,
@@ -19,7 +21,7 @@ import {
 } from '../uapi';
 import { VfioContainer, VfioContainerFile, vfioContainerAttachGroup, vfioFops, vfioGroupDetachContainer, vfioGroupUseContainer } from './container';
 import type { VfioDevice, VfioDeviceFile, VfioState } from './vfio_main';
-import { vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
+import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
 
 /** `enum vfio_group_type` */
 export enum VfioGroupType {
@@ -39,6 +41,10 @@ export class VfioGroup {
   container: VfioContainer | null = null;
   containerUsers = 0;
   openedFile: VfioGroupFile | null = null;
+  /** Devices registered in the group (`device_list`'s length). */
+  deviceCount = 0;
+  /** Unregisters the group's /dev/vfio node. */
+  private nodeDel: (() => void) | undefined;
 
   constructor(
     readonly st: VfioState,
@@ -57,15 +63,47 @@ export class VfioGroup {
   get hasIommuGroup(): boolean {
     return this.st.groupRegistered(this.iommuGroup);
   }
+
+  /** /dev/vfio/<id>, or /dev/vfio/noiommu-<id> for the fake no-IOMMU groups. */
+  get devnode(): string {
+    return `/dev/vfio/${this.iommuGroup.noiommu ? 'noiommu-' : ''}${this.id}`;
+  }
+
+  /** The group's first device registers its node. @see drivers/vfio/group.c:vfio_create_group (cdev_device_add) */
+  register(): void {
+    if (this.deviceCount++ > 0) return;
+    try {
+      this.nodeDel = this.st.k.chrdevs.register({
+        path: this.devnode,
+        mode: 0o600,
+        major: VFIO_GROUP_MAJOR,
+        minor: this.id,
+        fops: vfioGroupFops,
+        data: this,
+      });
+    } catch (e) {
+      this.deviceCount--;
+      throw e;
+    }
+  }
+
+  /** The last device going removes the node. @see drivers/vfio/group.c:vfio_device_remove_group */
+  unregister(): void {
+    if (this.deviceCount === 0 || --this.deviceCount > 0) return;
+    this.nodeDel?.();
+    this.nodeDel = undefined;
+  }
 }
+
+export const vfioGroupRegister = (g: VfioGroup): void => g.register();
+export const vfioGroupUnregister = (g: VfioGroup): void => g.unregister();
 
 /** @see drivers/vfio/group.c:vfio_group_has_iommu */
 export const vfioGroupHasIommu = (g: VfioGroup): boolean => g.container !== null;
 
 /** @see drivers/vfio/group.c:vfio_group_fops_open */
 function vfioGroupFopsOpen(ctx: OpenContext, data: unknown): VfioGroupFile {
-  const { st, ig } = data as { st: VfioState; ig: IommuGroup };
-  const group = st.groupFor(ig);
+  const group = data as VfioGroup;
   if (!group.hasIommuGroup) throw kerr('ENODEV');
   if (group.type === VfioGroupType.VFIO_NO_IOMMU && !capable(ctx.cred, 'CAP_SYS_RAWIO')) throw kerr('EPERM');
   if (group.openedFile) throw kerr('EBUSY');
@@ -83,13 +121,13 @@ export function vfioGroupFilePut(file: VfioGroupFile): void {
 }
 
 /** @see drivers/vfio/group.c:vfio_group_fops_release */
-function vfioGroupFopsRelease(file: VfioGroupFile): void {
-  vfioGroupFilePut(file);
+function vfioGroupFopsRelease(file: File<VfioGroupFile>): void {
+  vfioGroupFilePut(file.privateData);
 }
 
 /** @see drivers/vfio/group.c:vfio_group_ioctl_get_status */
-function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint): number {
-  const mem = group.st.m.mem;
+function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const { value: status, minsz } = vfioArgszFromUser(mem, vfio_group_status, arg, 'flags');
   let flags = 0;
   if (!group.hasIommuGroup) throw kerr('ENODEV');
@@ -104,15 +142,14 @@ function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint): number {
  * @note emulation: an iommufd fd is not recognised here (no iommufd yet): it gives EBADFD like
  * any other fd that is not a container.
  */
-function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint): number {
-  const m = group.st.m;
-  const fd = getUser(m.mem, s32, arg);
-  const f = m.sys.fds.peek(fd);
+function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint, current: Task): number {
+  const fd = getUser(current.mm, s32, arg);
+  const f = current.files.peek(fd);
   if (!f) throw kerr('EBADF');
   if (vfioGroupHasIommu(group)) throw kerr('EINVAL');
   if (!group.hasIommuGroup) throw kerr('ENODEV');
-  if (f.fops === vfioFops) {
-    vfioContainerAttachGroup((f.priv as VfioContainerFile).container, group, m.cred);
+  if (f.fop === (vfioFops as FileOperations<unknown>)) {
+    vfioContainerAttachGroup((f.privateData as VfioContainerFile).container, group, current.cred);
     return 0;
   }
   throw kerr('EBADFD');
@@ -137,30 +174,28 @@ function vfioDeviceGetFromName(group: VfioGroup, buf: string): VfioDevice {
   throw kerr('ENODEV');
 }
 
-/**
- * @see drivers/vfio/group.c:vfio_group_ioctl_get_device_fd, vfio_device_open_file, vfio_df_group_open
- * @note emulation: the fd is installed after the open succeeds, so a full fd table (EMFILE)
- * is reported after the open checks rather than before them.
- */
-function vfioGroupIoctlGetDeviceFd(group: VfioGroup, arg: bigint): number {
-  const m = group.st.m;
-  const buf = strndupUser(m.mem, arg, Number(PAGE_SIZE));
+/** @see drivers/vfio/group.c:vfio_group_ioctl_get_device_fd, vfio_device_open_file, vfio_df_group_open */
+function vfioGroupIoctlGetDeviceFd(group: VfioGroup, arg: bigint, current: Task): number {
+  const buf = strndupUser(current.mm, arg, Number(PAGE_SIZE));
   const device = vfioDeviceGetFromName(group, buf);
-  if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
+  // The fd is reserved before the device opens, so a full table fails with nothing to undo.
+  const fd = current.files.getUnusedFdFlags(O_CLOEXEC);
   const df: VfioDeviceFile = { device, group };
-  vfioDfOpen(df, () => vfioDeviceGroupUseIommu(group));
   try {
-    return m.sys.installAnon('[vfio-device]', vfioDeviceFops, df);
+    if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
+    vfioDfOpen(df, () => vfioDeviceGroupUseIommu(group, current));
   } catch (e) {
-    vfioDfClose(df);
+    current.files.putUnusedFd(fd);
     throw e;
   }
+  current.files.fdInstall(fd, anonInodeGetfile('[vfio-device]', vfioDeviceFops, df, O_RDWR, current.cred));
+  return fd;
 }
 
 /** @see drivers/vfio/group.c:vfio_device_group_use_iommu */
-function vfioDeviceGroupUseIommu(group: VfioGroup): void {
+function vfioDeviceGroupUseIommu(group: VfioGroup, current: Task): void {
   if (!group.container) throw kerr('EINVAL');
-  vfioGroupUseContainer(group, group.st.m.cred);
+  vfioGroupUseContainer(group, current.cred);
   group.openedFile!.refs++;
 }
 
@@ -171,17 +206,17 @@ export function vfioDeviceGroupUnuseIommu(group: VfioGroup): void {
 }
 
 /** @see drivers/vfio/group.c:vfio_group_fops_unl_ioctl */
-const vfioGroupIoctls: Readonly<Record<number, (g: VfioGroup, arg: bigint) => number>> = {
+const vfioGroupIoctls: Readonly<Record<number, (g: VfioGroup, arg: bigint, current: Task) => number>> = {
   [VFIO_GROUP_GET_DEVICE_FD]: vfioGroupIoctlGetDeviceFd,
   [VFIO_GROUP_GET_STATUS]: vfioGroupIoctlGetStatus,
   [VFIO_GROUP_SET_CONTAINER]: vfioGroupIoctlSetContainer,
   [VFIO_GROUP_UNSET_CONTAINER]: (g) => vfioGroupIoctlUnsetContainer(g),
 };
 
-function vfioGroupFopsUnlIoctl(file: VfioGroupFile, cmd: number, arg: bigint): number {
+function vfioGroupFopsUnlIoctl(file: File<VfioGroupFile>, cmd: number, arg: bigint, current: Task): number {
   const handler = vfioGroupIoctls[cmd];
   if (!handler) throw kerr('ENOTTY');
-  return handler(file.group, arg);
+  return handler(file.privateData.group, arg, current);
 }
 
 export const vfioGroupFops = {

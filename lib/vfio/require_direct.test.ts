@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { Errno } from '../errno';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import { machine, nic } from '../testing/topo';
 import { VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU } from '../uapi';
 import { rcCode, setContainerRaw, vfioGroupOf } from '../testing/vfio';

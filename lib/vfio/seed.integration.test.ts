@@ -12,13 +12,13 @@
  * elsewhere), and the hot-plugged device behind the host's own IOMMU.
  */
 import test from 'ava';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import { createMachine, Machine } from '../machine';
 import { resolveHost } from '../hosts';
 import { hex64 } from '../model/iova';
 import type { DeviceSpec, TopologyInput } from '../topology/topology';
 import { VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU } from '../uapi';
-import { VfioContainerHandle, VfioGroupHandle } from './api';
+import { VfioContainerHandle, VfioGroupHandle } from '../user/vfio';
 import { bindVfioPci, rcCode, setContainerRaw, vfioGroupOf } from '../testing/vfio';
 
 const MiB = 1n << 20n;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { PROT_READ, decode, encode, walkCapChain } from '../abi';
+import { decode, encode, walkCapChain } from '../abi';
+import { PROT_READ } from '../uapi/fcntl';
 import { user } from '../cred';
 import type { Errno } from '../errno';
 import { ResvType } from '../model/resv_region';

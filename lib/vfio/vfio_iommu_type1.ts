@@ -8,8 +8,6 @@
 import {
   PAGE_SHIFT,
   PAGE_SIZE,
-  PROT_READ,
-  PROT_WRITE,
   TASK_SIZE,
   copyFromUser,
   copyStructToUser,
@@ -22,10 +20,14 @@ import {
   copyToUser,
 } from '../abi';
 import { capable } from '../cred';
-import { kerr } from '../errno';
-import type { IommuGroup, IommuUnit } from '../model/host';
+import { isKernelError, kerr } from '../errno';
+import { excludeReserved } from '../iommu/iommu';
+import type { MmStruct } from '../mm/mm';
+import type { IommuDomain, IommuGroup } from '../model/host';
 import { IovaRange, U64_MAX, range } from '../model/iova';
 import { ResvRegion, ResvType } from '../model/resv_region';
+import type { Task } from '../task/sched';
+import { PROT_READ, PROT_WRITE } from '../uapi/fcntl';
 import {
   VFIO_CHECK_EXTENSION,
   VFIO_DMA_CC_IOMMU,
@@ -63,19 +65,18 @@ import {
   vfio_iommu_type1_info_dma_avail,
 } from '../uapi';
 import type { VfioIommuDriverOps } from './container';
+import { vfioRegisterIommuDriver } from './container';
 import { DmaTree } from './dma_tree';
 import type { VfioGroup } from './group';
+import type { KernelModule } from '../host';
 import type { VfioState } from './vfio_main';
-import { vfioInfoCaps, vfioInfoCopyLen } from './vfio_main';
+import { vfioInfoCaps, vfioInfoCopyLen, vfioState } from './vfio_main';
 
 /** `PAGE_MASK` of a 4 KiB-page kernel. @note emulation: every host runs 4 KiB kernel pages. */
 const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
 /** `DIRTY_BITMAP_BYTES(INT_MAX)` */
 export const DIRTY_BITMAP_SIZE_MAX = 0x10000000n;
 const dirtyBitmapBytes = (npages: bigint): bigint => ((npages + 63n) & ~63n) / 8n;
-/** RLIMIT_MEMLOCK of an unprivileged process (8 MiB since v5.16). @note emulation: not per-process settable. */
-const RLIMIT_MEMLOCK = 8n << 20n;
-
 /** Lowest set bit of a non-zero u64 (`__ffs`). */
 const ffs = (x: bigint): bigint => {
   let n = 0n;
@@ -92,13 +93,17 @@ export interface VfioDma {
   vaddrInvalid: boolean;
   /** Pages charged to locked_vm for this mapping. */
   lockedPages: bigint;
+  /** `dma->mm`: the address space the pages were pinned from and charged to. */
+  mm: MmStruct | undefined;
+  /** `dma->lock_cap`: the mapper had CAP_IPC_LOCK. */
+  readonly lockCap: boolean;
+  /** `dma->task`'s RLIMIT_MEMLOCK, in bytes. */
+  readonly memlock: bigint;
 }
 
 /** `struct vfio_domain`: an IOMMU paging domain and the groups attached to it. */
 export interface VfioDomain {
-  readonly unit: IommuUnit;
-  readonly geometry: IovaRange;
-  readonly pgsizeBitmap: bigint;
+  readonly domain: IommuDomain;
   readonly groups: IommuGroup[];
   /** `iommu_get_msi_cookie` base when the groups rely on a software MSI window. */
   msiCookie: bigint | undefined;
@@ -122,11 +127,15 @@ export class VfioIommu {
     /** VFIO_TYPE1_NESTING_IOMMU: every new domain must enable nesting. */
     readonly nesting = false,
   ) {
-    this.dmaAvail = st.m.params.dma_entry_limit;
+    this.dmaAvail = st.k.params.dma_entry_limit;
   }
 
+  private pgsizeCache: [bigint, bigint] = [0n, 0n];
+
+  /** `1 << __ffs(iommu->pgsize_bitmap)`, recomputed only when the bitmap changes. */
   get minPgsize(): bigint {
-    return 1n << ffs(this.pgsizeBitmap);
+    if (this.pgsizeCache[0] !== this.pgsizeBitmap) this.pgsizeCache = [this.pgsizeBitmap, 1n << ffs(this.pgsizeBitmap)];
+    return this.pgsizeCache[1];
   }
 
   hasGroup(ig: IommuGroup): boolean {
@@ -199,20 +208,7 @@ export function vfioIommuAperResize(list: readonly IovaRange[], start: bigint, e
  * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_resv_exclude
  */
 export function vfioIommuResvExclude(list: readonly IovaRange[], regions: readonly ResvRegion[]): IovaRange[] {
-  let out = [...list];
-  for (const r of regions) {
-    if (r.type === ResvType.DIRECT_RELAXABLE) continue;
-    const next: IovaRange[] = [];
-    for (const n of out) {
-      if (r.start > n.last || r.last < n.start) {
-        next.push(n);
-        continue;
-      }
-      if (r.start > n.start) next.push(range(n.start, r.start - 1n));
-      if (r.last < n.last) next.push(range(r.last + 1n, n.last));
-    }
-    out = next;
-  }
+  const out = excludeReserved(list, regions);
   if (out.length === 0) throw kerr('EINVAL');
   return out;
 }
@@ -230,7 +226,7 @@ function vfioIommuHasSwMsi(regions: readonly ResvRegion[]): bigint | undefined {
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_update_pgsize_bitmap */
 function vfioUpdatePgsizeBitmap(iommu: VfioIommu): void {
   let bitmap = U64_MAX;
-  for (const d of iommu.domains) bitmap &= d.pgsizeBitmap;
+  for (const d of iommu.domains) bitmap &= d.domain.pgsizeBitmap;
   if (bitmap & ~PAGE_MASK) {
     bitmap &= PAGE_MASK;
     bitmap |= PAGE_SIZE;
@@ -238,71 +234,65 @@ function vfioUpdatePgsizeBitmap(iommu: VfioIommu): void {
   iommu.pgsizeBitmap = bitmap;
 }
 
-/** The IOMMU unit translating the group's devices (NULL for the fake no-IOMMU group). */
-function groupUnit(ig: IommuGroup): IommuUnit | undefined {
-  return ig.devices.find((d) => d.unit)?.unit;
-}
-
-/** `iommu_group_has_isolated_msi` (older: `irq_domain_check_msi_remap() || IOMMU_CAP_INTR_REMAP`). */
-const groupHasIsolatedMsi = (ig: IommuGroup): boolean => ig.devices.every((d) => !d.unit || d.unit.msiIsolated);
-
 /**
- * A new group joins an existing domain when the IOMMU driver would accept the attach: same
- * driver and geometry, and for the per-instance ARM/Apple drivers, the same instance.
- */
-function domainCompatible(d: VfioDomain, unit: IommuUnit): boolean {
-  if (d.unit === unit) return true;
-  if (d.unit.driver !== unit.driver) return false;
-  if (unit.driver === 'arm-smmu-v3' || unit.driver === 'arm-smmu' || unit.driver === 'apple-dart') return false;
-  return d.geometry.start === unit.aperture.start && d.geometry.last === unit.aperture.last && d.pgsizeBitmap === unit.pgsizeBitmap;
-}
-
-/**
- * Attach a group: conflict checks against the live mappings, the new IOVA list built on a copy
- * and installed only on success, interrupt isolation, domain reuse.
+ * Attach a group: a fresh paging domain is allocated and the group attached to it (the IOMMU
+ * driver may refuse), then the conflict checks against the live mappings, the new IOVA list built
+ * on a copy and installed only on success, interrupt isolation, and last the move to an existing
+ * domain of the same driver when that driver accepts the group there.
  * @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_attach_group
  * @note emulation: before v5.4 (no IOVA list) the aperture and reserved regions are not checked
  * at all, where the kernel would fail later inside iommu_map with a driver-specific errno.
  */
 export function vfioIommuType1AttachGroup(iommu: VfioIommu, group: VfioGroup): void {
   const st = iommu.st;
+  const core = st.k.host.iommu;
   const ig = group.iommuGroup;
   if (iommu.vaddrInvalidCount) throw kerr('EBUSY');
   if (iommu.hasGroup(ig)) throw kerr('EINVAL');
-  const unit = groupUnit(ig);
+  const unit = core.groupUnit(ig);
   if (!unit) throw kerr('ENODEV');
-  // Every attach first builds a fresh domain (matching an existing one comes last): nesting is
-  // enabled on it — only the ARM SMMUs implement that — and the group is attached to it, both
-  // before the aperture and reserved-region checks.
+  const domain = core.domainAllocPaging(unit);
+  // Nesting is enabled on the new domain before the attach (only the ARM SMMUs implement it).
   // @see drivers/iommu/iommu.c:iommu_enable_nesting
-  if (iommu.nesting && unit.driver !== 'arm-smmu-v3' && unit.driver !== 'arm-smmu') throw kerr('EINVAL');
-  st.m.host.checkUnmanagedAttach(ig);
-  const geo = unit.aperture;
-  let iovaCopy = iommu.iovaList;
-  let regions: ResvRegion[] = [];
-  if (st.kernel.has('vfio_iova_range_cap')) {
-    if (vfioIommuAperConflict(iommu, geo.start, geo.last)) throw kerr('EINVAL');
-    regions = st.m.host.groupResvRegions(ig);
-    if (vfioIommuResvConflict(iommu, regions)) throw kerr('EINVAL');
-    iovaCopy = vfioIommuAperResize(iommu.iovaList, geo.start, geo.last);
-    iovaCopy = vfioIommuResvExclude(iovaCopy, regions);
-  } else if (st.kernel.has('reserved_regions')) {
-    regions = st.m.host.groupResvRegions(ig);
-  }
-  if (!st.m.params.allow_unsafe_interrupts && !groupHasIsolatedMsi(ig)) throw kerr('EPERM');
-  const joined = iommu.domains.find((d) => domainCompatible(d, unit));
-  if (joined) joined.groups.push(ig);
-  else {
-    iommu.domains.unshift({
-      unit,
-      geometry: geo,
-      pgsizeBitmap: unit.pgsizeBitmap,
-      groups: [ig],
-      msiCookie: vfioIommuHasSwMsi(regions),
-    });
+  if (iommu.nesting) core.enableNesting(domain);
+  core.attachGroup(domain, ig);
+  try {
+    const geo = domain.geometry;
+    let iovaCopy = iommu.iovaList;
+    let regions: ResvRegion[] = [];
+    if (st.kernel.has('vfio_iova_range_cap')) {
+      if (vfioIommuAperConflict(iommu, geo.start, geo.last)) throw kerr('EINVAL');
+      regions = core.groupResvRegions(ig);
+      if (vfioIommuResvConflict(iommu, regions)) throw kerr('EINVAL');
+      iovaCopy = vfioIommuAperResize(iommu.iovaList, geo.start, geo.last);
+      iovaCopy = vfioIommuResvExclude(iovaCopy, regions);
+    } else if (st.kernel.has('reserved_regions')) {
+      regions = core.groupResvRegions(ig);
+    }
+    if (!st.k.params.allow_unsafe_interrupts && !core.groupHasIsolatedMsi(ig)) throw kerr('EPERM');
+    // Try to match an existing compatible domain: same driver, and the driver takes the group.
+    for (const d of iommu.domains) {
+      if (d.domain.driver !== domain.driver || d.domain.nesting !== domain.nesting) continue;
+      core.detachGroup(domain, ig);
+      try {
+        core.attachGroup(d.domain, ig);
+      } catch (e) {
+        if (!isKernelError(e)) throw e;
+        core.attachGroup(domain, ig);
+        continue;
+      }
+      d.groups.push(ig);
+      core.domainFree(domain);
+      iommu.iovaList = iovaCopy;
+      return;
+    }
+    iommu.domains.unshift({ domain, groups: [ig], msiCookie: vfioIommuHasSwMsi(regions) });
     vfioUpdatePgsizeBitmap(iommu);
+    iommu.iovaList = iovaCopy;
+  } catch (e) {
+    core.detachGroup(domain, ig);
+    throw e;
   }
-  iommu.iovaList = iovaCopy;
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_aper_expand */
@@ -311,8 +301,8 @@ function vfioIommuAperExpand(iommu: VfioIommu, list: IovaRange[]): IovaRange[] {
   let start = 0n;
   let end = U64_MAX;
   for (const d of iommu.domains) {
-    if (d.geometry.start > start) start = d.geometry.start;
-    if (d.geometry.last < end) end = d.geometry.last;
+    if (d.domain.geometry.start > start) start = d.domain.geometry.start;
+    if (d.domain.geometry.last < end) end = d.domain.geometry.last;
   }
   const out = [...list];
   out[0] = range(start, out[0]!.last);
@@ -324,7 +314,7 @@ function vfioIommuAperExpand(iommu: VfioIommu, list: IovaRange[]): IovaRange[] {
 function vfioIommuResvRefresh(iommu: VfioIommu, list: IovaRange[]): IovaRange[] | undefined {
   if (list.length === 0) return undefined;
   const regions: ResvRegion[] = [];
-  for (const d of iommu.domains) for (const ig of d.groups) regions.push(...iommu.st.m.host.groupResvRegions(ig));
+  for (const d of iommu.domains) for (const ig of d.groups) regions.push(...iommu.st.k.host.iommu.groupResvRegions(ig));
   const rebuilt = vfioIommuAperResize([], list[0]!.start, list[list.length - 1]!.last);
   try {
     return vfioIommuResvExclude(rebuilt, regions);
@@ -341,6 +331,7 @@ export function vfioIommuType1DetachGroup(iommu: VfioIommu, group: VfioGroup): v
     const at = d.groups.indexOf(ig);
     if (at < 0) continue;
     d.groups.splice(at, 1);
+    iommu.st.k.host.iommu.detachGroup(d.domain, ig);
     if (d.groups.length === 0) {
       if (iommu.domains.length === 1) vfioIommuUnmapUnpinAll(iommu);
       iommu.domains.splice(iommu.domains.indexOf(d), 1);
@@ -359,7 +350,7 @@ export function vfioIommuType1DetachGroup(iommu: VfioIommu, group: VfioGroup): v
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_remove_dma */
 function vfioRemoveDma(iommu: VfioIommu, dma: VfioDma): void {
   iommu.dmaList.remove(dma);
-  iommu.st.lockedVm -= dma.lockedPages;
+  if (dma.mm) dma.mm.lockedVm -= dma.lockedPages;
   if (dma.vaddrInvalid) iommu.vaddrInvalidCount--;
   iommu.dmaAvail++;
 }
@@ -373,9 +364,8 @@ function vfioIommuUnmapUnpinAll(iommu: VfioIommu): void {
  * FOLL_WRITE) and, without CAP_IPC_LOCK, fit RLIMIT_MEMLOCK; whichever page fails first decides.
  * @see drivers/vfio/vfio_iommu_type1.c:vfio_pin_map_dma, vfio_pin_pages_remote
  */
-function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma): void {
-  const st = iommu.st;
-  const mem = st.m.mem;
+function vfioPinMapDma(dma: VfioDma, current: Task): void {
+  const mem = current.mm;
   const need = dma.prot & VFIO_DMA_MAP_FLAG_WRITE ? PROT_READ | PROT_WRITE : PROT_READ;
   const npages = dma.size >> PAGE_SHIFT;
   let faultAt = npages;
@@ -389,15 +379,16 @@ function vfioPinMapDma(iommu: VfioIommu, dma: VfioDma): void {
     }
     faultAt = lo;
   }
-  const limitAt = capable(st.m.cred, 'CAP_IPC_LOCK') ? npages : (RLIMIT_MEMLOCK >> PAGE_SHIFT) - st.lockedVm;
+  const limitAt = dma.lockCap ? npages : (dma.memlock >> PAGE_SHIFT) - mem.lockedVm;
   if (limitAt < npages && limitAt <= faultAt) throw kerr('ENOMEM');
   if (faultAt < npages) throw kerr('EFAULT');
   dma.lockedPages = npages;
-  st.lockedVm += npages;
+  dma.mm = mem;
+  mem.lockedVm += npages;
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_map */
-function vfioDmaDoMap(iommu: VfioIommu, map: { flags: number; vaddr: bigint; iova: bigint; size: bigint }): void {
+function vfioDmaDoMap(iommu: VfioIommu, map: { flags: number; vaddr: bigint; iova: bigint; size: bigint }, current: Task): void {
   const kernel = iommu.st.kernel;
   const { iova, vaddr, size } = map;
   const setVaddr = (map.flags & VFIO_DMA_MAP_FLAG_VADDR) !== 0;
@@ -424,12 +415,22 @@ function vfioDmaDoMap(iommu: VfioIommu, map: { flags: number; vaddr: bigint; iov
   if (dma) throw kerr('EEXIST');
   if (kernel.has('vfio_dma_entry_limit') && iommu.dmaAvail === 0) throw kerr('ENOSPC');
   if (!vfioIommuIovaDmaValid(iommu, iova, last)) throw kerr('EINVAL');
-  const created: VfioDma = { iova, size, vaddr, prot, vaddrInvalid: false, lockedPages: 0n };
+  const created: VfioDma = {
+    iova,
+    size,
+    vaddr,
+    prot,
+    vaddrInvalid: false,
+    lockedPages: 0n,
+    mm: undefined,
+    lockCap: capable(current.cred, 'CAP_IPC_LOCK'),
+    memlock: current.rlim.memlock,
+  };
   iommu.dmaAvail--;
   iommu.dmaList.insert(created);
   if (iommu.domains.length) {
     try {
-      vfioPinMapDma(iommu, created);
+      vfioPinMapDma(created, current);
     } catch (e) {
       vfioRemoveDma(iommu, created);
       throw e;
@@ -448,8 +449,7 @@ interface UnmapBitmap {
  * user bitmap based at `base`, leaving other bits as they are.
  * @see drivers/vfio/vfio_iommu_type1.c:update_user_bitmap, vfio_iova_dirty_bitmap
  */
-function vfioUpdateUserBitmap(iommu: VfioIommu, bitmap: bigint, dma: VfioDma, base: bigint, lo: bigint, hi: bigint, pgsize: bigint): void {
-  const mem = iommu.st.m.mem;
+function vfioUpdateUserBitmap(mem: MmStruct, bitmap: bigint, dma: VfioDma, base: bigint, lo: bigint, hi: bigint, pgsize: bigint): void {
   const from = (dma.iova > lo ? dma.iova : lo) - base;
   const to = (dma.iova + dma.size - 1n < hi ? dma.iova + dma.size - 1n : hi) - base;
   const first = from / pgsize;
@@ -465,7 +465,7 @@ function vfioUpdateUserBitmap(iommu: VfioIommu, bitmap: bigint, dma: VfioDma, ba
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_dma_do_unmap — returns the bytes unmapped */
-function vfioDmaDoUnmap(iommu: VfioIommu, unmap: { flags: number; iova: bigint; size: bigint }, bitmap: UnmapBitmap | undefined): bigint {
+function vfioDmaDoUnmap(iommu: VfioIommu, unmap: { flags: number; iova: bigint; size: bigint }, bitmap: UnmapBitmap | undefined, current: Task): bigint {
   const kernel = iommu.st.kernel;
   const { iova, size } = unmap;
   const unmapAll = (unmap.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
@@ -507,7 +507,7 @@ function vfioDmaDoUnmap(iommu: VfioIommu, unmap: { flags: number; iova: bigint; 
       dma = next;
       continue;
     }
-    if (bitmap) vfioUpdateUserBitmap(iommu, bitmap.data, dma, iova, dma.iova, dma.iova + dma.size - 1n, pgsize);
+    if (bitmap) vfioUpdateUserBitmap(current.mm, bitmap.data, dma, iova, dma.iova, dma.iova + dma.size - 1n, pgsize);
     unmapped += dma.size;
     vfioRemoveDma(iommu, dma);
     dma = next;
@@ -539,10 +539,10 @@ function vfioIommuType1CheckExtension(st: VfioState, iommu: VfioIommu | null, ar
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_get_info and the *_build_caps helpers */
-function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint): number {
+function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint, current: Task): number {
   const st = iommu.st;
   const kernel = st.kernel;
-  const mem = st.m.mem;
+  const mem = current.mm;
   const { value: info, minsz } = vfioArgszFromUser(mem, vfio_iommu_type1_info, arg, 'iova_pgsizes');
   const sizeofInfo = vfio_iommu_type1_info.size;
   const out = { argsz: info.argsz, flags: VFIO_IOMMU_INFO_PGSIZES, iova_pgsizes: iommu.pgsizeBitmap, cap_offset: 0, pad: 0 };
@@ -593,20 +593,20 @@ function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint): number {
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_map_dma */
-function vfioIommuType1MapDma(iommu: VfioIommu, arg: bigint): number {
+function vfioIommuType1MapDma(iommu: VfioIommu, arg: bigint, current: Task): number {
   const mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (iommu.st.kernel.has('vfio_update_vaddr') ? VFIO_DMA_MAP_FLAG_VADDR : 0);
-  const mem = iommu.st.m.mem;
+  const mem = current.mm;
   const minsz = offsetofend(vfio_iommu_type1_dma_map, 'size');
   const map = decode(vfio_iommu_type1_dma_map, copyFromUser(mem, arg, minsz), 0, minsz);
   if (map.argsz < minsz || map.flags & ~mask) throw kerr('EINVAL');
-  vfioDmaDoMap(iommu, map);
+  vfioDmaDoMap(iommu, map, current);
   return 0;
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_unmap_dma, verify_bitmap_size */
-function vfioIommuType1UnmapDma(iommu: VfioIommu, arg: bigint): number {
+function vfioIommuType1UnmapDma(iommu: VfioIommu, arg: bigint, current: Task): number {
   const kernel = iommu.st.kernel;
-  const mem = iommu.st.m.mem;
+  const mem = current.mm;
   let mask = 0;
   if (kernel.has('vfio_migration_cap')) mask |= VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
   if (kernel.has('vfio_unmap_all')) mask |= VFIO_DMA_UNMAP_FLAG_ALL;
@@ -623,7 +623,7 @@ function vfioIommuType1UnmapDma(iommu: VfioIommu, arg: bigint): number {
     if (!accessOk(bitmap.data, bitmap.size)) throw kerr('EINVAL');
     verifyBitmapSize(unmap.size >> ffs(bitmap.pgsize), bitmap.size);
   }
-  const unmapped = vfioDmaDoUnmap(iommu, unmap, bitmap);
+  const unmapped = vfioDmaDoUnmap(iommu, unmap, bitmap, current);
   copyStructToUser(mem, vfio_iommu_type1_dma_unmap, arg, { ...unmap, size: unmapped }, minsz);
   return 0;
 }
@@ -636,9 +636,9 @@ function verifyBitmapSize(npages: bigint, bitmapSize: bigint): void {
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_dirty_pages */
-function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint): number {
+function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint, current: Task): number {
   const kernel = iommu.st.kernel;
-  const mem = iommu.st.m.mem;
+  const mem = current.mm;
   const mask = VFIO_IOMMU_DIRTY_PAGES_FLAG_START | VFIO_IOMMU_DIRTY_PAGES_FLAG_STOP | VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP;
   if (!iommu.v2) throw kerr('EACCES');
   const { value: dirty, minsz } = vfioArgszFromUser(mem, vfio_iommu_type1_dirty_bitmap, arg, 'flags');
@@ -673,24 +673,24 @@ function vfioIommuType1DirtyPages(iommu: VfioIommu, arg: bigint): number {
   dma = iommu.dmaList.findContaining(end);
   if (dma && dma.iova !== end && dma.iova + dma.size - 1n !== end) throw kerr('EINVAL');
   for (let d = iommu.dmaList.firstOverlapping(r.iova, end); d && d.iova <= end; d = iommu.dmaList.next(d))
-    vfioUpdateUserBitmap(iommu, r.bitmap.data, d, r.iova, r.iova, end, pgsize);
+    vfioUpdateUserBitmap(mem, r.bitmap.data, d, r.iova, r.iova, end, pgsize);
   return 0;
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_ioctl */
-const vfioIommuType1Ioctls: Readonly<Record<number, (iommu: VfioIommu, arg: bigint) => number>> = {
+const vfioIommuType1Ioctls: Readonly<Record<number, (iommu: VfioIommu, arg: bigint, current: Task) => number>> = {
   [VFIO_IOMMU_GET_INFO]: vfioIommuType1GetInfo,
   [VFIO_IOMMU_MAP_DMA]: vfioIommuType1MapDma,
   [VFIO_IOMMU_UNMAP_DMA]: vfioIommuType1UnmapDma,
   [VFIO_IOMMU_DIRTY_PAGES]: vfioIommuType1DirtyPages,
 };
 
-function vfioIommuType1Ioctl(st: VfioState, iommu: VfioIommu | null, cmd: number, arg: bigint): number {
+function vfioIommuType1Ioctl(st: VfioState, iommu: VfioIommu | null, cmd: number, arg: bigint, current: Task): number {
   if (cmd === VFIO_CHECK_EXTENSION) return vfioIommuType1CheckExtension(st, iommu, arg);
   const handler = vfioIommuType1Ioctls[cmd];
   if (!handler || !iommu) throw kerr('ENOTTY');
   if (cmd === VFIO_IOMMU_DIRTY_PAGES && !st.kernel.has('vfio_migration_cap')) throw kerr('ENOTTY');
-  return handler(iommu, arg);
+  return handler(iommu, arg, current);
 }
 
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_open */
@@ -711,6 +711,7 @@ function vfioIommuType1Open(st: VfioState, arg: bigint): VfioIommu {
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_release */
 function vfioIommuType1Release(iommu: VfioIommu): void {
   vfioIommuUnmapUnpinAll(iommu);
+  for (const d of iommu.domains) for (const ig of d.groups) iommu.st.k.host.iommu.detachGroup(d.domain, ig);
   iommu.domains.length = 0;
   iommu.iovaList = [];
 }
@@ -722,4 +723,13 @@ export const vfioIommuType1DriverOps: VfioIommuDriverOps<VfioIommu> = {
   ioctl: vfioIommuType1Ioctl,
   attachGroup: vfioIommuType1AttachGroup,
   detachGroup: vfioIommuType1DetachGroup,
+};
+
+/** Module init: the backend offers itself to containers. @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_init */
+export const vfioIommuType1Module: KernelModule = {
+  name: 'vfio_iommu_type1',
+  kconfig: ['CONFIG_VFIO', 'CONFIG_VFIO_CONTAINER'],
+  init(k) {
+    vfioRegisterIommuDriver(vfioState(k), vfioIommuType1DriverOps);
+  },
 };

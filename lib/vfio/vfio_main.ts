@@ -1,25 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * drivers/vfio/vfio_main.c (and the /dev/vfio node registration of container.c/group.c): the
- * per-machine VFIO state, the IOMMU-driver registry, the device file operations that hand device
- * fds to their driver, and the INFO/SET_IRQS helpers every VFIO driver shares.
+ * drivers/vfio/vfio_main.c: the per-machine VFIO core — device registration by VFIO drivers
+ * (which creates the group and its /dev/vfio node, and the device cdev), the device file
+ * operations that hand device fds to their driver, and the INFO/SET_IRQS helpers every VFIO
+ * driver shares. It names no driver: IOMMU backends and device drivers register themselves from
+ * their module init (lib/vfio/modules.ts).
  * Studied against v6.6–v6.19; older behaviour is switched by KernelProfile rows.
  */
-import type { KernelProfile } from '../kernel/profile';
-import type { Machine } from '../machine';
-import type { IommuGroup, PciDevice } from '../model/host';
-import type { DevNode, FileOperations } from '../fs/chardev';
-import { MISC_MAJOR } from '../fs/chardev';
+import { VfioInfoCap, vfioArgszFromUser, vfioInfoCapInit } from '../abi';
 import { kerr } from '../errno';
-import { VfioInfoCap, vfioInfoCapInit } from '../abi';
-import { VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, VFIO_DEVICE_FEATURE, vfio_device_feature, VFIO_DEVICE_FEATURE_MASK, VFIO_DEVICE_FEATURE_SET, VFIO_DEVICE_FEATURE_GET, VFIO_DEVICE_FEATURE_PROBE, VFIO_DEVICE_BIND_IOMMUFD } from '../uapi';
-import { vfioArgszFromUser } from '../abi';
-import { vfioFops, vfioNoiommuOps } from './container';
-import { VfioGroup, vfioGroupFops, vfioDeviceGroupUnuseIommu } from './group';
-import { vfioIommuType1DriverOps } from './vfio_iommu_type1';
+import type { Kernel, KernelModule } from '../host';
+import type { KernelProfile } from '../kernel/profile';
+import { U32_MAX } from '../kernel/limits';
+import { Ida } from '../model/ida';
+import type { IommuGroup, PciDevice } from '../model/host';
+import type { File, FileOperations, MmapRequest, MmapResult } from '../task/file_table';
+import type { Task } from '../task/sched';
+import {
+  VFIO_DEVICE_BIND_IOMMUFD,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MASK,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_IRQ_SET_ACTION_TYPE_MASK,
+  VFIO_IRQ_SET_DATA_BOOL,
+  VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_IRQ_SET_DATA_NONE,
+  VFIO_IRQ_SET_DATA_TYPE_MASK,
+  vfio_device_feature,
+} from '../uapi';
 import type { VfioIommuDriverOps } from './container';
-import { VfioPciCoreDevice, vfioPciCoreOps } from './vfio_pci_core';
-import { vfioDeviceCdevNodes, vfioDfIoctlBindIommufd } from './device_cdev';
+import { vfioContainerInit } from './container';
+import { vfioDeviceCdevAdd, vfioDfIoctlBindIommufd } from './device_cdev';
+import { VfioGroup, vfioDeviceGroupUnuseIommu, vfioGroupRegister, vfioGroupUnregister } from './group';
 
 /** `VFIO_MINOR` in include/linux/miscdevice.h */
 export const VFIO_MINOR = 196;
@@ -31,9 +45,10 @@ export interface VfioDeviceOps {
   readonly name: string;
   openDevice(vdev: VfioDevice): void;
   closeDevice(vdev: VfioDevice): void;
-  ioctl(vdev: VfioDevice, cmd: number, arg: bigint): number;
+  ioctl(vdev: VfioDevice, cmd: number, arg: bigint, current: Task): number;
   read(vdev: VfioDevice, len: number, pos: bigint): Uint8Array;
   write(vdev: VfioDevice, data: Uint8Array, pos: bigint): number;
+  mmap?(vdev: VfioDevice, req: MmapRequest): MmapResult;
   /** 1 match, 0 no match; throws for a malformed option. */
   match(vdev: VfioDevice, buf: string): number;
 }
@@ -41,8 +56,13 @@ export interface VfioDeviceOps {
 /** `struct vfio_device` */
 export class VfioDevice {
   openCount = 0;
-  /** vfio-pci's per-open state (`struct vfio_pci_core_device` fields that live while open). */
-  core: VfioPciCoreDevice | undefined;
+  /** vfio_unregister_group_dev ran (unbind, hot-unplug): every fd still open sees ENODEV. */
+  unregistered = false;
+  /** The driver's state while the device is open (vfio-pci: `struct vfio_pci_core_device`). */
+  core: unknown;
+  /** Unregisters /dev/vfio/devices/vfioN. */
+  cdevDel: (() => void) | undefined;
+
   constructor(
     readonly st: VfioState,
     readonly pdev: PciDevice,
@@ -55,7 +75,7 @@ export class VfioDevice {
 
   /** The device went away under an open fd (unbind or hot-unplug). */
   get gone(): boolean {
-    return this.pdev.removed || this.pdev.driver !== 'vfio-pci';
+    return this.unregistered || this.pdev.removed;
   }
 }
 
@@ -68,20 +88,19 @@ export interface VfioDeviceFile {
 /** One machine's VFIO: the objects the kernel keeps in `struct vfio` and on its lists. */
 export class VfioState {
   readonly groups = new Map<IommuGroup, VfioGroup>();
+  /** Registered devices. */
   readonly devices = new Map<PciDevice, VfioDevice>();
   /** `vfio.iommu_drivers_list`: list_add puts the last registered first. */
   readonly iommuDrivers: VfioIommuDriverOps<any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
-  /** `mm->locked_vm` of the emulated process, in pages. */
-  lockedVm = 0n;
+  /** `vfio.device_ida`: the N of vfioN. */
+  readonly deviceIda = new Ida();
 
-  constructor(readonly m: Machine) {}
-
-  get kernel(): KernelProfile {
-    return this.m.kernel;
+  constructor(readonly k: Kernel) {
+    k.host.vfioGroupRegistered = (ig) => this.groupRegistered(ig);
   }
 
-  registerIommuDriver(ops: VfioIommuDriverOps<any>): void { // eslint-disable-line @typescript-eslint/no-explicit-any
-    this.iommuDrivers.unshift(ops);
+  get kernel(): KernelProfile {
+    return this.k.profile;
   }
 
   /** The `struct vfio_group` of an IOMMU group, created on first use. */
@@ -94,67 +113,102 @@ export class VfioState {
     return g;
   }
 
-  /** A group is registered with VFIO while at least one of its devices is bound to vfio-pci. */
+  /** A group is registered with VFIO while at least one of its devices is. */
   groupRegistered(ig: IommuGroup): boolean {
-    return this.m.host.groups().includes(ig) && this.m.host.groupHasVfioDevice(ig);
+    return this.k.host.findGroup(ig.id) === ig && (this.groups.get(ig)?.deviceCount ?? 0) > 0;
   }
 
-  /** The group's `device_list`: its devices bound to vfio-pci. */
+  /** The group's `device_list`: its registered devices, in group order. */
   groupDevices(g: VfioGroup): VfioDevice[] {
     const out: VfioDevice[] = [];
     for (const d of g.iommuGroup.devices) {
-      if (d.removed || d.driver !== 'vfio-pci') continue;
-      let vd = this.devices.get(d);
-      if (!vd || (vd.openCount === 0 && vd.gone)) {
-        vd = new VfioDevice(this, d, vfioPciCoreOps);
-        this.devices.set(d, vd);
-      }
-      out.push(vd);
+      const vd = this.devices.get(d);
+      if (vd) out.push(vd);
     }
     return out;
   }
 }
 
-const states = new WeakMap<Machine, VfioState>();
+const states = new WeakMap<Kernel, VfioState>();
 
-/** The machine's VFIO state (created by vfioInit). */
-export function vfioState(m: Machine): VfioState {
-  const st = states.get(m);
-  if (!st) throw new Error('vfioInit() was not called for this machine');
+/** The machine's VFIO core (the vfio module must be loaded). */
+export function vfioState(k: Kernel): VfioState {
+  const st = states.get(k);
+  if (!st) throw kerr('ENODEV', 'the vfio module is not loaded');
   return st;
 }
 
-/**
- * Module init: register the IOMMU backends and the /dev/vfio nodes.
- * @see drivers/vfio/vfio_main.c:vfio_init, drivers/vfio/container.c:vfio_container_init
- */
-export function vfioInit(m: Machine): VfioState {
-  const existing = states.get(m);
+export function vfioLoaded(k: Kernel): boolean {
+  return states.has(k);
+}
+
+/** Module init of vfio.ko's core. @see drivers/vfio/vfio_main.c:vfio_init */
+export function vfioInit(k: Kernel): VfioState {
+  const existing = states.get(k);
   if (existing) return existing;
-  const st = new VfioState(m);
-  states.set(m, st);
-  st.registerIommuDriver(vfioNoiommuOps);
-  st.registerIommuDriver(vfioIommuType1DriverOps);
-  m.registerDevNodes(() => vfioDevNodes(st));
+  const st = new VfioState(k);
+  states.set(k, st);
   return st;
 }
 
+/** vfio.ko: the core, and the legacy container with CONFIG_VFIO_CONTAINER. @see drivers/vfio/vfio_main.c:vfio_init */
+export const vfioModule: KernelModule = {
+  name: 'vfio',
+  kconfig: ['CONFIG_VFIO'],
+  init(k) {
+    const st = vfioInit(k);
+    if (k.kconfig.CONFIG_VFIO_CONTAINER) vfioContainerInit(st);
+  },
+};
+
 /**
- * `/dev/vfio/vfio` (misc 10:196, 0666) and one node per group with a vfio-pci device:
- * `/dev/vfio/<id>`, or `/dev/vfio/noiommu-<id>` for the fake no-IOMMU groups.
- * @see drivers/vfio/group.c:vfio_group_alloc (dev_set_name, vfio_devnode)
+ * A VFIO driver's probe registers its device: the IOMMU group (a fake no-IOMMU one in unsafe
+ * mode), the group's VFIO node when it is the group's first device, and the device cdev.
+ * @see drivers/vfio/vfio_main.c:vfio_register_group_dev, __vfio_register_dev
+ * @see drivers/vfio/group.c:vfio_device_set_group, vfio_noiommu_group_alloc
  */
-function vfioDevNodes(st: VfioState): DevNode[] {
-  const nodes: DevNode[] = [
-    { path: '/dev/vfio/vfio', mode: 0o666, major: MISC_MAJOR, minor: VFIO_MINOR, fops: vfioFops, data: st },
-  ];
-  for (const ig of st.m.host.groups()) {
-    if (!st.m.host.groupHasVfioDevice(ig)) continue;
-    const name = `${ig.noiommu ? 'noiommu-' : ''}${ig.id}`;
-    nodes.push({ path: `/dev/vfio/${name}`, mode: 0o600, major: VFIO_GROUP_MAJOR, minor: ig.id, fops: vfioGroupFops, data: { st, ig } });
+export function vfioRegisterGroupDev(st: VfioState, pdev: PciDevice, ops: VfioDeviceOps): VfioDevice {
+  const iommu = st.k.host.iommu;
+  let ig = pdev.group;
+  if (!ig) {
+    if (!st.k.params.enable_unsafe_noiommu_mode) throw kerr('EINVAL', 'no IOMMU group');
+    ig = iommu.allocGroup(true);
+    iommu.groupAddDevice(ig, pdev);
   }
-  nodes.push(...vfioDeviceCdevNodes(st));
-  return nodes;
+  const vdev = new VfioDevice(st, pdev, ops);
+  try {
+    if (st.kernel.has('vfio_device_cdev')) vfioDeviceCdevAdd(st, vdev);
+    vfioGroupRegister(st.groupFor(ig));
+  } catch (e) {
+    vdev.cdevDel?.();
+    if (pdev.vfioDevIndex !== undefined) st.deviceIda.free(pdev.vfioDevIndex);
+    pdev.vfioDevIndex = undefined;
+    if (ig.noiommu) iommu.groupRemoveDevice(pdev);
+    throw e;
+  }
+  st.devices.set(pdev, vdev);
+  return vdev;
+}
+
+/**
+ * @see drivers/vfio/vfio_main.c:vfio_unregister_group_dev
+ * @note emulation: the kernel blocks the unregister until every device fd is closed; here the
+ * fds stay open and answer ENODEV.
+ */
+export function vfioUnregisterGroupDev(st: VfioState, pdev: PciDevice): void {
+  const vdev = st.devices.get(pdev);
+  if (!vdev) return;
+  st.devices.delete(pdev);
+  vdev.unregistered = true;
+  vdev.cdevDel?.();
+  vdev.cdevDel = undefined;
+  if (pdev.vfioDevIndex !== undefined) st.deviceIda.free(pdev.vfioDevIndex);
+  pdev.vfioDevIndex = undefined;
+  const ig = pdev.group;
+  if (ig) {
+    vfioGroupUnregister(st.groupFor(ig));
+    if (ig.noiommu) st.k.host.iommu.groupRemoveDevice(pdev);
+  }
 }
 
 // ---- device fds ---------------------------------------------------------------------------
@@ -163,29 +217,38 @@ function vfioDevNodes(st: VfioState): DevNode[] {
  * `vfio_device_fops`: every device fd ioctl but VFIO_DEVICE_FEATURE goes to the driver.
  * @see drivers/vfio/vfio_main.c:vfio_device_fops_unl_ioctl
  */
-function vfioDeviceFopsUnlIoctl(df: VfioDeviceFile, cmd: number, arg: bigint): number {
-  const device = df.device;
-  // @note emulation: the kernel blocks unbind until device fds close; here the fd goes stale.
+function vfioDeviceFopsUnlIoctl(f: File<VfioDeviceFile>, cmd: number, arg: bigint, current: Task): number {
+  const device = f.privateData.device;
   if (device.gone) throw kerr('ENODEV');
   // With CONFIG_VFIO_DEVICE_CDEV every device fd routes BIND_IOMMUFD to the cdev handler.
-  if (cmd === VFIO_DEVICE_BIND_IOMMUFD && device.st.kernel.has('vfio_device_cdev')) return vfioDfIoctlBindIommufd(device.st, device.pdev, true, arg);
-  if (cmd === VFIO_DEVICE_FEATURE) return vfioIoctlDeviceFeature(device, arg);
-  return device.ops.ioctl(device, cmd, arg);
+  if (cmd === VFIO_DEVICE_BIND_IOMMUFD && device.st.kernel.has('vfio_device_cdev')) return vfioDfIoctlBindIommufd(device.st, device.pdev, true, arg, current);
+  if (cmd === VFIO_DEVICE_FEATURE) return vfioIoctlDeviceFeature(arg, current);
+  return device.ops.ioctl(device, cmd, arg, current);
 }
 
-function vfioDeviceFopsRead(df: VfioDeviceFile, len: number, pos: bigint): Uint8Array {
-  if (df.device.gone) throw kerr('ENODEV');
-  return df.device.ops.read(df.device, len, pos);
+function vfioDeviceFopsRead(f: File<VfioDeviceFile>, len: number, pos: bigint): Uint8Array {
+  const d = f.privateData.device;
+  if (d.gone) throw kerr('ENODEV');
+  return d.ops.read(d, len, pos);
 }
 
-function vfioDeviceFopsWrite(df: VfioDeviceFile, data: Uint8Array, pos: bigint): number {
-  if (df.device.gone) throw kerr('ENODEV');
-  return df.device.ops.write(df.device, data, pos);
+function vfioDeviceFopsWrite(f: File<VfioDeviceFile>, data: Uint8Array, pos: bigint): number {
+  const d = f.privateData.device;
+  if (d.gone) throw kerr('ENODEV');
+  return d.ops.write(d, data, pos);
+}
+
+/** @see drivers/vfio/vfio_main.c:vfio_device_fops_mmap */
+function vfioDeviceFopsMmap(f: File<VfioDeviceFile>, req: MmapRequest): MmapResult {
+  const d = f.privateData.device;
+  if (d.gone) throw kerr('ENODEV');
+  if (!d.ops.mmap) throw kerr('EINVAL');
+  return d.ops.mmap(d, req);
 }
 
 /** @see drivers/vfio/vfio_main.c:vfio_device_fops_release → vfio_df_group_close */
-function vfioDeviceFopsRelease(df: VfioDeviceFile): void {
-  vfioDfClose(df);
+function vfioDeviceFopsRelease(f: File<VfioDeviceFile>): void {
+  vfioDfClose(f.privateData);
 }
 
 export const vfioDeviceFops = {
@@ -194,6 +257,7 @@ export const vfioDeviceFops = {
   read: vfioDeviceFopsRead,
   write: vfioDeviceFopsWrite,
   unlockedIoctl: vfioDeviceFopsUnlIoctl,
+  mmap: vfioDeviceFopsMmap,
 } as const satisfies FileOperations<VfioDeviceFile>;
 
 /** @see drivers/vfio/vfio_main.c:vfio_df_open (the group path may open a device many times) */
@@ -228,8 +292,8 @@ export function vfioDfClose(df: VfioDeviceFile): void {
  * @see drivers/vfio/vfio_main.c:vfio_ioctl_device_feature
  * @note emulation: the low-power and BUS_MASTER features of newer vfio-pci are not modelled.
  */
-function vfioIoctlDeviceFeature(device: VfioDevice, arg: bigint): number {
-  const { value: feature } = vfioArgszFromUser(device.st.m.mem, vfio_device_feature, arg, 'flags');
+function vfioIoctlDeviceFeature(arg: bigint, current: Task): number {
+  const { value: feature } = vfioArgszFromUser(current.mm, vfio_device_feature, arg, 'flags');
   const known = VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_PROBE;
   if (feature.flags & ~known) throw kerr('EINVAL');
   if (!(feature.flags & VFIO_DEVICE_FEATURE_PROBE) && feature.flags & VFIO_DEVICE_FEATURE_SET && feature.flags & VFIO_DEVICE_FEATURE_GET)
@@ -262,8 +326,6 @@ export interface IrqSetHdr {
   readonly start: number;
   readonly count: number;
 }
-
-const U32_MAX = 0xffffffff;
 
 /**
  * Returns the byte size of the data that follows the header.

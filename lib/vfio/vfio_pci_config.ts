@@ -10,6 +10,7 @@
 import { kerr } from '../errno';
 import { barResources } from '../drivers/pci_config';
 import type { VfioDevice } from './vfio_main';
+import { pciCore } from './vfio_pci_core';
 import { PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_5, PCI_CACHE_LINE_SIZE, PCI_COMMAND, PCI_INTERRUPT_LINE, PCI_LATENCY_TIMER, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE } from '../uapi/pci_regs';
 
 const PCI_BASE_ADDRESS_5_END = PCI_BASE_ADDRESS_5 + 4;
@@ -63,14 +64,14 @@ function vfioBarFixup(vdev: VfioDevice, cs: VfioPciConfigState): void {
  * @see drivers/vfio/pci/vfio_pci_config.c:vfio_pci_config_rw, vfio_config_do_rw
  */
 export function vfioPciConfigRead(vdev: VfioDevice, len: number, pos: bigint): Uint8Array {
-  const cs = vdev.core!.config;
+  const cs = pciCore(vdev).config;
   checkRange(cs, len, pos);
   if (cs.bardirty) vfioBarFixup(vdev, cs);
   return cs.vconfig.slice(Number(pos), Number(pos) + len);
 }
 
 export function vfioPciConfigWrite(vdev: VfioDevice, data: Uint8Array, pos: bigint): number {
-  const cs = vdev.core!.config;
+  const cs = pciCore(vdev).config;
   checkRange(cs, data.length, pos);
   const at = Number(pos);
   for (let i = 0; i < data.length; i++) {
@@ -91,5 +92,5 @@ function checkRange(cs: VfioPciConfigState, len: number, pos: bigint): void {
 
 /** Memory decode enabled in the user's view of the command register. */
 export function vfioPciMemoryEnabled(vdev: VfioDevice): boolean {
-  return (vdev.core!.config.vconfig[PCI_COMMAND]! & 0x2) !== 0;
+  return (pciCore(vdev).config.vconfig[PCI_COMMAND]! & 0x2) !== 0;
 }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { decode, encode, walkCapChain } from '../abi';
 import type { Errno } from '../errno';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import { Machine, createMachine } from '../machine';
 import {
   VFIO_DEVICE_FLAGS_PCI,
@@ -37,8 +37,8 @@ import {
   vfio_pci_hot_reset_info,
   vfio_region_info,
 } from '../uapi';
-import { VfioContainerHandle, VfioGroupHandle } from './api';
-import { eventfd, eventfdCtx } from './eventfd';
+import { VfioContainerHandle, VfioGroupHandle } from '../user/vfio';
+import { eventfd, eventfdCtx } from '../fs/eventfd';
 import { bindVfioPci, rcCode, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';

@@ -54,6 +54,8 @@ import {
   vfio_region_info_cap_sparse_mmap,
 } from '../uapi';
 import { decodeArray, s32 } from '../abi';
+import type { MmapRequest, MmapResult } from '../task/file_table';
+import type { Task } from '../task/sched';
 import { vfioGroupFops } from './group';
 import type { VfioGroupFile } from './group';
 import { VfioPciConfigState, vfioConfigInit, vfioPciConfigRead, vfioPciConfigWrite } from './vfio_pci_config';
@@ -61,9 +63,9 @@ import { VfioPciIrqState, vfioPciIrqsDisableAll, vfioPciSetIrqsIoctl } from './v
 import { vfioPciBarRw, vfioPciVgaRw } from './vfio_pci_rdwr';
 import type { VfioDevice, VfioDeviceOps } from './vfio_main';
 import { vfioInfoCaps, vfioInfoCopyLen, vfioSetIrqsValidateAndPrepare } from './vfio_main';
+import { PAGE_SHIFT, PAGE_SIZE } from '../kernel/page';
 import { PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_INTERRUPT_PIN } from '../uapi/pci_regs';
 
-const PAGE_SIZE = 4096n;
 const PCI_CLASS_DISPLAY_VGA = 0x0300;
 
 /** What `vfio_pci_core_enable` sets up for an open device. */
@@ -73,18 +75,25 @@ export class VfioPciCoreDevice {
   readonly hasVga: boolean;
   /** Function-level resets performed (VFIO_DEVICE_RESET and hot reset). */
   resets = 0;
-  private readonly bars = new Map<number, Map<number, Uint8Array>>();
+  /** BAR contents, page-indexed: read/write and mmap share these pages. */
+  private readonly bars = new Map<number, Map<bigint, Uint8Array>>();
 
   constructor(vdev: VfioDevice) {
     this.config = vfioConfigInit(vdev);
     this.hasVga = isVga(vdev.pdev);
   }
 
-  barData(bar: number): Map<number, Uint8Array> {
+  barData(bar: number): Map<bigint, Uint8Array> {
     let m = this.bars.get(bar);
     if (!m) this.bars.set(bar, (m = new Map()));
     return m;
   }
+}
+
+/** vfio-pci's state of an open device (`struct vfio_pci_core_device`). */
+export function pciCore(vdev: VfioDevice): VfioPciCoreDevice {
+  if (!vdev.core) throw new Error(`${vdev.name}: vfio-pci device is not open`);
+  return vdev.core as VfioPciCoreDevice;
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_is_vga (with CONFIG_VFIO_PCI_VGA) */
@@ -136,8 +145,8 @@ export function vfioPciGetIrqCount(pdev: PciDevice, index: number): number {
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_info */
-function vfioPciIoctlGetInfo(vdev: VfioDevice, arg: bigint): number {
-  const mem = vdev.st.m.mem;
+function vfioPciIoctlGetInfo(vdev: VfioDevice, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const { value: info, minsz } = vfioArgszFromUser(mem, vfio_device_info, arg, 'num_irqs');
   const copyLen = vfioInfoCopyLen(vdev.st.kernel, info.argsz, minsz, vfio_device_info.size, offsetofend(vfio_device_info, 'cap_offset'));
   let flags = VFIO_DEVICE_FLAGS_PCI;
@@ -161,9 +170,9 @@ function msixSparseAreas(barSize: bigint, t: { offset: bigint; size: bigint }): 
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_region_info */
-function vfioPciIoctlGetRegionInfo(vdev: VfioDevice, arg: bigint): number {
+function vfioPciIoctlGetRegionInfo(vdev: VfioDevice, arg: bigint, current: Task): number {
   const st = vdev.st;
-  const mem = st.m.mem;
+  const mem = current.mm;
   const pdev = vdev.pdev;
   const minsz = offsetofend(vfio_region_info, 'offset');
   const info = decode(vfio_region_info, copyFromUser(mem, arg, minsz));
@@ -230,8 +239,8 @@ function vfioPciIoctlGetRegionInfo(vdev: VfioDevice, arg: bigint): number {
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_irq_info */
-function vfioPciIoctlGetIrqInfo(vdev: VfioDevice, arg: bigint): number {
-  const mem = vdev.st.m.mem;
+function vfioPciIoctlGetIrqInfo(vdev: VfioDevice, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const minsz = offsetofend(vfio_irq_info, 'count');
   const info = decode(vfio_irq_info, copyFromUser(mem, arg, minsz));
   if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS) throw kerr('EINVAL');
@@ -245,21 +254,21 @@ function vfioPciIoctlGetIrqInfo(vdev: VfioDevice, arg: bigint): number {
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_set_irqs */
-function vfioPciIoctlSetIrqs(vdev: VfioDevice, arg: bigint): number {
-  const mem = vdev.st.m.mem;
+function vfioPciIoctlSetIrqs(vdev: VfioDevice, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const minsz = offsetofend(vfio_irq_set, 'count');
   const hdr = decode(vfio_irq_set, copyFromUser(mem, arg, minsz));
   const max = vfioPciGetIrqCount(vdev.pdev, hdr.index);
   const dataSize = vfioSetIrqsValidateAndPrepare(hdr, max, VFIO_PCI_NUM_IRQS, minsz);
   const data = dataSize ? copyFromUser(mem, arg + BigInt(minsz), dataSize) : new Uint8Array(0);
-  vfioPciSetIrqsIoctl(vdev, { flags: hdr.flags, index: hdr.index, start: hdr.start, count: hdr.count, data });
+  vfioPciSetIrqsIoctl(vdev, { flags: hdr.flags, index: hdr.index, start: hdr.start, count: hdr.count, data, files: current.files });
   return 0;
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_ioctl (VFIO_DEVICE_RESET) */
 function vfioPciIoctlReset(vdev: VfioDevice): number {
   if (!resetWorks(vdev.pdev)) throw kerr('EINVAL');
-  vdev.core!.resets++;
+  pciCore(vdev).resets++;
   return 0;
 }
 
@@ -272,7 +281,7 @@ function busResetDevices(vdev: VfioDevice): PciDevice[] | undefined {
   const pdev = vdev.pdev;
   const bridge = pdev.parent;
   if (!bridge) return undefined;
-  const devs = vdev.st.m.host.devices.filter((d) => !d.removed);
+  const devs = vdev.st.k.host.devices;
   const out: PciDevice[] = [];
   const walk = (parent: PciDevice) => {
     for (const d of devs.filter((x) => x.parent === parent).sort((a, b) => (a.bdf < b.bdf ? -1 : 1))) {
@@ -285,8 +294,8 @@ function busResetDevices(vdev: VfioDevice): PciDevice[] | undefined {
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_get_pci_hot_reset_info, vfio_pci_fill_devs */
-function vfioPciIoctlGetPciHotResetInfo(vdev: VfioDevice, arg: bigint): number {
-  const mem = vdev.st.m.mem;
+function vfioPciIoctlGetPciHotResetInfo(vdev: VfioDevice, arg: bigint, current: Task): number {
+  const mem = current.mm;
   const { value: hdr, minsz } = vfioArgszFromUser(mem, vfio_pci_hot_reset_info, arg, 'count');
   const devs = busResetDevices(vdev);
   if (!devs) throw kerr('ENODEV');
@@ -309,34 +318,34 @@ function vfioPciIoctlGetPciHotResetInfo(vdev: VfioDevice, arg: bigint): number {
  * in one of the groups passed.
  * @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_ioctl_pci_hot_reset, vfio_pci_dev_set_hot_reset
  */
-function vfioPciIoctlPciHotReset(vdev: VfioDevice, arg: bigint): number {
-  const m = vdev.st.m;
+function vfioPciIoctlPciHotReset(vdev: VfioDevice, arg: bigint, current: Task): number {
   const minsz = offsetofend(vfio_pci_hot_reset, 'count');
-  const hdr = decode(vfio_pci_hot_reset, copyFromUser(m.mem, arg, minsz));
+  const hdr = decode(vfio_pci_hot_reset, copyFromUser(current.mm, arg, minsz));
   if (hdr.argsz < minsz || hdr.flags) throw kerr('EINVAL');
   if (!hdr.count) throw kerr('EINVAL');
   const devs = busResetDevices(vdev);
   if (!devs) throw kerr('ENODEV');
   if (hdr.count > devs.length) throw kerr('EINVAL');
-  const fds = decodeArray(s32, copyFromUser(m.mem, arg + BigInt(minsz), hdr.count * 4), hdr.count);
+  const fds = decodeArray(s32, copyFromUser(current.mm, arg + BigInt(minsz), hdr.count * 4), hdr.count);
   const groups = fds.map((fd) => {
-    const f = m.sys.fds.peek(fd);
+    const f = current.files.peek(fd);
     if (!f) throw kerr('EBADF');
-    if (f.fops !== vfioGroupFops) throw kerr('EINVAL');
-    return (f.priv as VfioGroupFile).group.iommuGroup;
+    if (f.fop !== vfioGroupFops) throw kerr('EINVAL');
+    return (f.privateData as VfioGroupFile).group.iommuGroup;
   });
+  // Every device the reset reaches must be one of vfio-pci's, in one of the groups passed.
   for (const d of devs) {
-    if (d.driver !== 'vfio-pci' || !d.group || !groups.includes(d.group)) throw kerr('EINVAL');
+    if (vdev.st.devices.get(d)?.ops !== vdev.ops || !d.group || !groups.includes(d.group)) throw kerr('EINVAL');
   }
   for (const d of devs) {
     const other = vdev.st.devices.get(d);
-    if (other?.core) other.core.resets++;
+    if (other?.core) (other.core as VfioPciCoreDevice).resets++;
   }
   return 0;
 }
 
 /** @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_ioctl */
-const vfioPciCoreIoctls: Readonly<Record<number, (vdev: VfioDevice, arg: bigint) => number>> = {
+const vfioPciCoreIoctls: Readonly<Record<number, (vdev: VfioDevice, arg: bigint, current: Task) => number>> = {
   [VFIO_DEVICE_GET_INFO]: vfioPciIoctlGetInfo,
   [VFIO_DEVICE_GET_IRQ_INFO]: vfioPciIoctlGetIrqInfo,
   [VFIO_DEVICE_GET_PCI_HOT_RESET_INFO]: vfioPciIoctlGetPciHotResetInfo,
@@ -403,13 +412,13 @@ export const vfioPciCoreOps: VfioDeviceOps = {
     vdev.core = new VfioPciCoreDevice(vdev);
   },
   closeDevice(vdev) {
-    if (vdev.core) vfioPciIrqsDisableAll(vdev.core.irqs);
+    if (vdev.core) vfioPciIrqsDisableAll(pciCore(vdev).irqs);
     vdev.core = undefined;
   },
-  ioctl(vdev, cmd, arg) {
+  ioctl(vdev, cmd, arg, current) {
     const handler = vfioPciCoreIoctls[cmd];
     if (!handler) throw kerr('ENOTTY');
-    return handler(vdev, arg);
+    return handler(vdev, arg, current);
   },
   /** A zero-length access succeeds before the index is looked at. @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_read */
   read(vdev, len, pos) {
@@ -421,5 +430,24 @@ export const vfioPciCoreOps: VfioDeviceOps = {
     if (!data.length) return 0;
     return vfioPciRw(vdev, pos, data, true) as number;
   },
+  mmap: vfioPciCoreMmap,
   match: vfioPciCoreMatch,
 };
+
+/**
+ * mmap of a BAR region: its pages are the ones read and write reach, so the mapper's stores are
+ * what the device sees. Only mmap-capable memory BARs, inside the BAR, shared.
+ * @see drivers/vfio/pci/vfio_pci_core.c:vfio_pci_core_mmap
+ * @note emulation: BARs are plain memory, so the MSI-X table is mappable whatever the kernel.
+ */
+function vfioPciCoreMmap(vdev: VfioDevice, req: MmapRequest): MmapResult {
+  const off = req.pgoff << PAGE_SHIFT;
+  const index = VFIO_PCI_OFFSET_TO_INDEX(off);
+  if (index > VFIO_PCI_BAR5_REGION_INDEX) throw kerr('EINVAL');
+  if (!req.shared) throw kerr('EINVAL');
+  const r = barResources(vdev.pdev.spec).find((x) => x.index === index);
+  if (!r || r.spec?.type === 'io' || r.spec?.mmap === false) throw kerr('EINVAL');
+  const pgoff = (off & VFIO_PCI_OFFSET_MASK) >> PAGE_SHIFT;
+  if ((pgoff << PAGE_SHIFT) + req.length > ((r.size + PAGE_SIZE - 1n) & ~(PAGE_SIZE - 1n))) throw kerr('EINVAL');
+  return { pages: pciCore(vdev).barData(index), pgoff };
+}

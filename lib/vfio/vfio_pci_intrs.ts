@@ -19,8 +19,10 @@ import {
   VFIO_PCI_MSI_IRQ_INDEX,
   VFIO_PCI_REQ_IRQ_INDEX,
 } from '../uapi';
-import { EventfdCtx, eventfdCtxFdget, eventfdSignal } from './eventfd';
+import { EventfdCtx, eventfdCtxFdget, eventfdSignal } from '../fs/eventfd';
+import type { FilesStruct } from '../task/fdtable';
 import type { VfioDevice } from './vfio_main';
+import { pciCore } from './vfio_pci_core';
 
 /** `vdev->irq_type`: an IRQ index, or none. */
 export type IrqType = 'none' | typeof VFIO_PCI_INTX_IRQ_INDEX | typeof VFIO_PCI_MSI_IRQ_INDEX | typeof VFIO_PCI_MSIX_IRQ_INDEX;
@@ -44,12 +46,14 @@ interface SetIrqsArgs {
   readonly start: number;
   readonly count: number;
   readonly data: Uint8Array;
+  /** The caller's fd table, where its eventfds are. */
+  readonly files: FilesStruct;
 }
 
 const fdAt = (data: Uint8Array, i: number): number => new DataView(data.buffer, data.byteOffset).getInt32(i * 4, true);
 
 function irqs(vdev: VfioDevice): VfioPciIrqState {
-  return vdev.core!.irqs;
+  return pciCore(vdev).irqs;
 }
 
 /** @see drivers/vfio/pci/vfio_pci_intrs.c:vfio_intx_disable */
@@ -82,7 +86,7 @@ function vfioPciSetIntxUnmask(vdev: VfioDevice, a: SetIrqsArgs): void {
     if (a.data[0]) s.intxMasked = false;
   } else if (a.flags & VFIO_IRQ_SET_DATA_EVENTFD) {
     const fd = fdAt(a.data, 0);
-    s.intxUnmask = fd >= 0 ? eventfdCtxFdget(vdev.st.m, fd) : null;
+    s.intxUnmask = fd >= 0 ? eventfdCtxFdget(a.files, fd) : null;
   }
 }
 
@@ -97,7 +101,7 @@ function vfioPciSetIntxTrigger(vdev: VfioDevice, a: SetIrqsArgs): void {
   if (!(isIntx || s.irqType === 'none') || a.start !== 0 || a.count !== 1) throw kerr('EINVAL');
   if (a.flags & VFIO_IRQ_SET_DATA_EVENTFD) {
     const fd = fdAt(a.data, 0);
-    const ctx = fd >= 0 ? eventfdCtxFdget(vdev.st.m, fd) : null;
+    const ctx = fd >= 0 ? eventfdCtxFdget(a.files, fd) : null;
     if (!isIntx) {
       if (!vdev.pdev.spec.irq) throw kerr('ENODEV');
       s.irqType = VFIO_PCI_INTX_IRQ_INDEX;
@@ -169,7 +173,7 @@ function vfioMsiSetBlock(vdev: VfioDevice, s: VfioPciIrqState, a: SetIrqsArgs, m
         continue;
       }
       if (!s.vectors.has(vector) && !dyn) throw kerr('EINVAL');
-      s.vectors.set(vector, eventfdCtxFdget(vdev.st.m, fd));
+      s.vectors.set(vector, eventfdCtxFdget(a.files, fd));
       done.push(vector);
     }
   } catch (e) {
@@ -196,7 +200,7 @@ function vfioPciSetCtxTriggerSingle(vdev: VfioDevice, get: () => EventfdCtx | nu
     if (!a.count) throw kerr('EINVAL');
     const fd = fdAt(a.data, 0);
     if (fd === -1) set(null);
-    else if (fd >= 0) set(eventfdCtxFdget(vdev.st.m, fd));
+    else if (fd >= 0) set(eventfdCtxFdget(a.files, fd));
     return;
   }
   throw kerr('EINVAL');

@@ -10,8 +10,10 @@ import { barResources } from '../drivers/pci_config';
 import { VFIO_PCI_OFFSET_MASK, VFIO_PCI_ROM_REGION_INDEX } from '../uapi';
 import { vfioPciMemoryEnabled } from './vfio_pci_config';
 import type { VfioDevice } from './vfio_main';
+import { pciCore } from './vfio_pci_core';
 
 const PAGE = 4096;
+const pageKey = (n: number): bigint => BigInt(Math.floor(n / PAGE));
 
 /** @see drivers/vfio/pci/vfio_pci_rdwr.c:vfio_pci_bar_rw */
 export function vfioPciBarRw(vdev: VfioDevice, bar: number, pos: bigint, data: Uint8Array | number, iswrite: boolean): Uint8Array | number {
@@ -22,12 +24,12 @@ export function vfioPciBarRw(vdev: VfioDevice, bar: number, pos: bigint, data: U
   const want = typeof data === 'number' ? data : data.length;
   const count = Number(BigInt(want) < r.size - off ? BigInt(want) : r.size - off);
   if (r.spec?.type !== 'io' && !vfioPciMemoryEnabled(vdev)) throw kerr('EIO');
-  const store = vdev.core!.barData(bar);
+  const store = pciCore(vdev).barData(bar);
   if (iswrite) {
     const src = data as Uint8Array;
     for (let i = 0; i < count; ) {
       const a = Number(off) + i;
-      const page = Math.floor(a / PAGE);
+      const page = pageKey(a);
       const n = Math.min(count - i, PAGE - (a % PAGE));
       let p = store.get(page);
       if (!p) store.set(page, (p = new Uint8Array(PAGE)));
@@ -41,7 +43,7 @@ export function vfioPciBarRw(vdev: VfioDevice, bar: number, pos: bigint, data: U
   for (let i = 0; i < count; ) {
     const a = Number(off) + i;
     const n = Math.min(count - i, PAGE - (a % PAGE));
-    const p = store.get(Math.floor(a / PAGE));
+    const p = store.get(pageKey(a));
     if (p) out.set(p.subarray(a % PAGE, (a % PAGE) + n), i);
     i += n;
   }
@@ -50,7 +52,7 @@ export function vfioPciBarRw(vdev: VfioDevice, bar: number, pos: bigint, data: U
 
 /** @see drivers/vfio/pci/vfio_pci_rdwr.c:vfio_pci_vga_rw */
 export function vfioPciVgaRw(vdev: VfioDevice, pos: bigint, data: Uint8Array | number, iswrite: boolean): Uint8Array | number {
-  if (!vdev.core!.hasVga) throw kerr('EINVAL');
+  if (!pciCore(vdev).hasVga) throw kerr('EINVAL');
   const off = pos & VFIO_PCI_OFFSET_MASK;
   if (off > 0xbffffn) throw kerr('EINVAL');
   const p = Number(off);

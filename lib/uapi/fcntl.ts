@@ -23,3 +23,11 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+
+/* fcntl(2) commands */
+export const F_DUPFD = 0;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_DUPFD_CLOEXEC = 1030;
+export const FD_CLOEXEC = 1;

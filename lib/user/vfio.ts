@@ -13,7 +13,7 @@
  */
 import { decode, decodeFlex, encode, walkCapChain } from '../abi';
 import { errnoName, kerr } from '../errno';
-import { O_RDWR } from '../fs/fcntl';
+import { O_RDWR } from '../uapi/fcntl';
 import type { Machine } from '../machine';
 import type { IovaRange } from '../model/iova';
 import {
