@@ -57,7 +57,7 @@ export interface KernelModule {
 }
 
 export interface HostOptions {
-  /** IOMMU drivers to register before the built-in ones (a test's mock driver). */
+  /** IOMMU drivers to register before the built-in ones; one named like a built-in replaces it (a test's mock). */
   readonly iommuDrivers?: readonly IommuOps[];
   /**
    * Runs after the IOMMU instances exist and before PCI enumeration: where modules register
@@ -82,7 +82,9 @@ export class Host {
     this.pci = new PciBus(topology.devices as DeviceSpec[]);
     this.iommu = new IommuCore(topology, kernel, this.pci);
     this.dd = new DriverCore(kernel, this.pci, this.iommu, () => this.changed());
-    for (const ops of [...(opts.iommuDrivers ?? []), ...IOMMU_DRIVERS]) this.iommu.registerDriver(ops);
+    // A driver passed in takes the place of the built-in one of the same name (a test's mock).
+    const extra = opts.iommuDrivers ?? [];
+    for (const ops of [...extra, ...IOMMU_DRIVERS.filter((b) => !extra.some((e) => e.name === b.name))]) this.iommu.registerDriver(ops);
     this.iommu.addUnits(topology.iommus);
     this.pci.unitOf = (spec) => {
       const name = spec.iommu === undefined ? this.iommu.units[0]?.name : spec.iommu;

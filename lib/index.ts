@@ -23,17 +23,8 @@ export type { IommuGroup, PciDevice, IommuUnit, DomainType } from './model/host'
 export * as abi from './abi';
 export * from './uapi';
 
-import { errnoName as nameOf, kerr as mk } from './errno';
-/**
- * The throwing wrapper for raw syscall results: returns `rc` when `rc >= 0`, throws a
- * KernelError for `-errno` (`must(m.sys.ioctl(fd, VFIO_GROUP_GET_STATUS, p))`).
- */
-export function must(rc: number, what?: string): number {
-  if (rc >= 0) return rc;
-  const name = nameOf(-rc);
-  if (!name) throw new Error(`${what ?? 'syscall'} returned ${rc}, not a known -errno`);
-  throw mk(name, what);
-}
+export { errnoOf, getStruct, must, putStruct, tryReadAttr, tryWriteAttr } from './user/sys';
+export type { RawSys } from './user/sys';
 export { EXPORT_METADATA_FILE, ExportError, exportTree, walkEmulated } from './export/export';
 export type { ExportOptions, ExportResult, TreeEntry } from './export/export';
 export {

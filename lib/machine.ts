@@ -10,7 +10,7 @@ import { Volume, createFsFromVolume } from 'memfs';
 import type { IFs } from 'memfs';
 import { Credentials, ROOT, permitted } from './cred';
 import { ChrdevRegistry } from './drivers/char_dev';
-import { kerr } from './errno';
+import { KernelError, isKernelError, kerr } from './errno';
 import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
 import type { SyscallHost, Syscalls } from './fs/syscalls';
@@ -40,7 +40,7 @@ export interface MachineOptions {
   readonly cred?: Credentials;
   /** The init task's pid (default 1). */
   readonly pid?: number;
-  /** IOMMU drivers to register before the built-in ones (a test's mock driver). */
+  /** IOMMU drivers to register before the built-in ones; one named like a built-in replaces it (a test's mock). */
   readonly iommuDrivers?: readonly IommuOps[];
   /** Modules to load after the built-in ones (an ABI prototype, a test double). */
   readonly modules?: readonly KernelModule[];
@@ -80,6 +80,8 @@ export class Machine {
   readonly tasks: TaskSet;
   /** Names of the modules loaded, in load order. */
   readonly modules: string[] = [];
+  /** Modules whose init failed (as `modprobe` would report them), with the errno. */
+  readonly failedModules: { readonly name: string; readonly error: KernelError }[] = [];
   private readonly k: MachineKernel;
   private readonly renderer: MemfsRenderer;
   private readonly syscallHost: SyscallHost;
@@ -124,9 +126,16 @@ export class Machine {
     this.render();
   }
 
+  /** `do_one_initcall`: a module whose init fails is not loaded; the machine boots on without it. */
   private loadModule(mod: KernelModule): void {
     if (mod.kconfig?.some((opt) => !this.topology.kconfig[opt])) return;
-    mod.init(this.k);
+    try {
+      mod.init(this.k);
+    } catch (e) {
+      if (!isKernelError(e)) throw e;
+      this.failedModules.push({ name: mod.name, error: e });
+      return;
+    }
     this.modules.push(mod.name);
   }
 

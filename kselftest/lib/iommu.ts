@@ -31,6 +31,8 @@ import {
   vfio_iommu_type1_info_cap_iova_range,
   vfio_iova_range,
   type Machine,
+  getStruct,
+  putStruct,
 } from '../../lib/index';
 import type { SuiteT } from './suite';
 import { NON_DMA_API_DRIVERS } from './pci';
@@ -49,15 +51,9 @@ export const ALL_IOMMU_MODES: readonly IommuMode[] = [
 type Layout = Parameters<typeof abi.encode>[0];
 
 /** A struct copied into fresh user memory; returns its address. */
-export function put<L extends Layout>(m: Machine, layout: L, value: abi.Input<L>, size = abi.sizeof(layout)): bigint {
-  const bytes = new Uint8Array(size);
-  bytes.set(abi.encode(layout, value).subarray(0, size));
-  return m.mem.alloc(bytes);
-}
+export const put = <L extends Layout>(m: Machine, layout: L, value: abi.Input<L>, size = abi.sizeof(layout)): bigint => putStruct(m.mem, layout, value, size);
 
-export function get<L extends Layout>(m: Machine, layout: L, addr: bigint): abi.Decoded<L> {
-  return abi.decode(layout, m.mem.read(addr, abi.sizeof(layout)));
-}
+export const get = <L extends Layout>(m: Machine, layout: L, addr: bigint): abi.Decoded<L> => getStruct(m.mem, layout, addr);
 
 /** A group VFIO can take: its members are on vfio-pci (or driverless/bridge drivers), one at least on vfio-pci. */
 export function vfioGroup(t: SuiteT): string {

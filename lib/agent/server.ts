@@ -30,8 +30,8 @@ import { Machine, createMachine } from '../machine';
 import { TopologyError, topologyFromJSON } from '../topology/topology';
 import type { Topology } from '../topology/topology';
 import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
-import { IovaRange, U64_MAX, hex64, range, subtractRange } from '../model/iova';
-import { ResvType } from '../model/resv_region';
+import { IovaRange, hex64 } from '../model/iova';
+import { RESV_TYPE_STRING } from '../model/resv_region';
 import { VfioContainerHandle, VfioGroupHandle, vfio } from '../user/vfio';
 import type { KernelError } from '../errno';
 
@@ -454,25 +454,18 @@ function writePath(m: Machine, b: { path: string; data: string; base64?: boolean
 
 const errnoOf = (n: number): Errno => (errnoName(n) ?? 'EIO') as Errno;
 
-/** Reserved regions as sysfs shows them, and what VFIO type1 leaves usable: aperture minus non-relaxable regions. */
+/** Reserved regions as sysfs shows them, and what userspace can map (the IOMMU core's usable-IOVA computation). */
 function groupsOf(m: Machine) {
   return m.host.groups().map((g) => {
     const resv = m.host.groupResvRegions(g);
-    let usable: IovaRange[] = [];
-    const units = [...new Set(g.devices.map((d) => d.unit).filter((u) => u !== undefined))];
-    if (units.length) {
-      let ap = range(0n, U64_MAX);
-      for (const u of units) ap = range(ap.start > u!.aperture.start ? ap.start : u!.aperture.start, ap.last < u!.aperture.last ? ap.last : u!.aperture.last);
-      usable = [ap];
-      for (const r of resv) if (r.type !== ResvType.DIRECT_RELAXABLE) usable = subtractRange(usable, r);
-    }
+    const usable = m.host.groupUsableIova(g);
     const typePath = `/sys/kernel/iommu_groups/${g.id}/type`;
     return {
       id: g.id,
       type: m.fs.existsSync(typePath) ? String(m.fs.readFileSync(typePath, 'utf8')).trim() : null,
       name: g.name ?? null,
       devices: g.devices.map((d) => ({ bdf: d.bdf, driver: d.driver, iommu: d.unit?.name ?? null })),
-      reserved: resv.map((r) => ({ start: hexOut(r.start), last: hexOut(r.last), type: ['direct', 'direct-relaxable', 'reserved', 'msi', 'msi'][r.type] })),
+      reserved: resv.map((r) => ({ start: hexOut(r.start), last: hexOut(r.last), type: RESV_TYPE_STRING[r.type] })),
       usable: usable.map(rangeOut),
       vfio: m.fs.existsSync(`/dev/vfio/${g.id}`),
     };

@@ -102,3 +102,44 @@ test('mmap hands out addresses in the machine memory; munmap releases them', (t)
   t.false(m.mem.isMapped(a, 4096));
   t.true(m.sys.mmap(0) < 0n);
 });
+
+// Values no C program can pass come back as the errno the kernel would give for the nearest
+// thing C can express; nothing escapes the boundary but a return value.
+const contractCases: [string, (m: ReturnType<typeof createMachine>) => number | bigint, Errno][] = [
+  ['open("")', (m) => m.sys.open(''), 'ENOENT'],
+  ['open of a path of PATH_MAX bytes', (m) => m.sys.open(`/sys/${'a/'.repeat(2046)}`), 'ENAMETOOLONG'],
+  ['open of a 256-byte component', (m) => m.sys.open(`/sys/${'x'.repeat(256)}`), 'ENAMETOOLONG'],
+  ['open of a path with a NUL', (m) => m.sys.open('/sys/kernel\0/x'), 'EINVAL'],
+  ['open with non-integer flags', (m) => m.sys.open(RR, 0.5), 'EINVAL'],
+  ['ioctl with a non-integer argument', (m) => m.sys.ioctl(m.sys.open('/dev/vfio/vfio', O_RDWR), 0x3b64, 1.5), 'EFAULT'],
+  ['ioctl with NaN as argument', (m) => m.sys.ioctl(m.sys.open('/dev/vfio/vfio', O_RDWR), 0x3b65, Number.NaN), 'EFAULT'],
+  ['ioctl with a non-integer request', (m) => m.sys.ioctl(m.sys.open('/dev/vfio/vfio', O_RDWR), 0.5, 0), 'EINVAL'],
+  ['pread at a non-integer offset', (m) => m.sys.pread(m.sys.open(RR), new Uint8Array(4), 1.5), 'EINVAL'],
+  ['pwrite at NaN', (m) => m.sys.pwrite(m.sys.open('/sys/bus/pci/devices/0000:01:00.0/driver_override', O_WRONLY), 'x', Number.NaN), 'EINVAL'],
+  ['lseek to a non-integer offset', (m) => m.sys.lseek(m.sys.open(RR), 0.25, SEEK_SET), 'EINVAL'],
+  ['lseek past 2^53 (no JS number holds it exactly)', (m) => m.sys.lseek(m.sys.open(RR), 1n << 60n, SEEK_SET), 'EOVERFLOW'],
+  ['read into something that is not a buffer', (m) => m.sys.read(m.sys.open(RR), 'x' as unknown as Uint8Array), 'EFAULT'],
+  ['write of something that is not a buffer', (m) => m.sys.write(m.sys.open('/sys/bus/pci/devices/0000:01:00.0/driver_override', O_WRONLY), 7 as unknown as string), 'EFAULT'],
+  ['mmap of a non-integer length', (m) => m.sys.mmap(1.5), 'EINVAL'],
+  ['munmap of NaN bytes', (m) => m.sys.munmap(m.sys.mmap(4096), Number.NaN), 'EINVAL'],
+  ['close of a non-integer fd', (m) => m.sys.close(3.5), 'EBADF'],
+];
+for (const [name, run, code] of contractCases) {
+  test(`contract: ${name} → ${code}`, (t) => {
+    const m = createMachine('intel-vtd-server');
+    t.is(Number(run(m)), E(code));
+  });
+}
+
+test('hot-unplug then hot-plug at the same BDF (the AMD IOMMU function) leaves every syscall answering', (t) => {
+  const m = createMachine('amd-epyc');
+  const spec = m.host.topology.devices.find((d) => d.bdf === '0000:00:00.2')!;
+  m.host.hotUnplug(spec.bdf);
+  t.is(m.sys.open(`/sys/bus/pci/devices/${spec.bdf}/vendor`), E('ENOENT'));
+  m.host.hotplug({ ...spec });
+  const fd = m.sys.open(`/sys/bus/pci/devices/${spec.bdf}/driver_override`, O_RDWR);
+  t.true(fd >= 0);
+  t.is(m.sys.write(fd, 'pci-stub'), 8);
+  t.is(m.fs.readFileSync(`/sys/bus/pci/devices/${spec.bdf}/driver_override`, 'utf8'), 'pci-stub\n');
+  t.true(m.fs.existsSync(`/sys/devices/pci0000:00/${spec.bdf}/iommu/ivhd0`), "the IOMMU's own directory under its function is still there");
+});

@@ -7,9 +7,10 @@
 import { IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
 import type { PciDevice } from '../model/host';
 import { ResvContext, SZ_64K } from './context';
+import { PAGE_SIZE } from '../kernel/page';
 
-/** Kernel PAGE_SIZE of an arm64 ACPI kernel (CONFIG_ARM64_4K_PAGES, the defconfig). */
-const ARM64_PAGE_SIZE = 0x1000n;
+/** Kernel PAGE_SIZE of an arm64 ACPI kernel: CONFIG_ARM64_4K_PAGES, the defconfig, as every emulated kernel. */
+const ARM64_PAGE_SIZE = PAGE_SIZE;
 
 /** @see drivers/acpi/arm64/iort.c:iort_iommu_msi_get_resv_regions, iort_get_rmrs */
 function iortIommuGetResvRegions(dev: PciDevice, { kernel, firmware }: ResvContext): ResvRegion[] {

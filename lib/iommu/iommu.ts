@@ -12,20 +12,12 @@ import { Ida } from '../model/ida';
 import type { DomainType, IommuDomain, IommuGroup, IommuUnit, PciDevice } from '../model/host';
 import { isBridge } from '../model/host';
 import { IovaRange, range, subtractRange } from '../model/iova';
-import { ResvRegion, ResvType, mergeResvRegions, resvRegion } from '../model/resv_region';
-import type { IommuSpec, ResvTypeName, Topology } from '../topology/topology';
+import { RESV_TYPE_BY_NAME, ResvRegion, ResvType, mergeResvRegions, resvRegion } from '../model/resv_region';
+import type { IommuSpec, Topology } from '../topology/topology';
 import type { ResvContext } from './context';
 import type { IommuOps } from './drivers';
 
 export type { IommuOps } from './drivers';
-
-const RECORDED_TYPE: Readonly<Record<ResvTypeName, ResvType>> = {
-  direct: ResvType.DIRECT,
-  'direct-relaxable': ResvType.DIRECT_RELAXABLE,
-  reserved: ResvType.RESERVED,
-  msi: ResvType.MSI,
-  'sw-msi': ResvType.SW_MSI,
-};
 
 /** `enum iommu_cap` (the ones consumers ask). */
 export type IommuCap = 'IOMMU_CAP_INTR_REMAP' | 'IOMMU_CAP_CACHE_COHERENCY';
@@ -240,7 +232,7 @@ export class IommuCore {
     if (!dev.unit || !this.kernel.has('reserved_regions')) return [];
     // @note emulation: a recorded host's regions that no firmware table explains replay verbatim.
     if (dev.spec.resvRegions)
-      return dev.spec.resvRegions.map((r) => resvRegion(r.start, r.end - r.start + 1n, 0, RECORDED_TYPE[r.type], 'recorded'));
+      return dev.spec.resvRegions.map((r) => resvRegion(r.start, r.end - r.start + 1n, 0, RESV_TYPE_BY_NAME[r.type], 'recorded'));
     return this.driver(dev.unit.driver).getResvRegions(dev, this.resvCtx);
   }
 
@@ -268,9 +260,15 @@ export class IommuCore {
    * group's reserved regions (relaxable direct ranges stay usable). Empty without an IOMMU.
    */
   groupUsableIova(group: IommuGroup): IovaRange[] {
-    const unit = this.groupUnit(group);
-    if (!unit) return [];
-    return usableIova(unit.aperture, this.groupResvRegions(group));
+    let ap: IovaRange | undefined;
+    for (const d of group.devices) {
+      const a = d.unit?.aperture;
+      if (!a) continue;
+      // Devices of one group behind two instances: only what both apertures cover.
+      ap = ap ? range(ap.start > a.start ? ap.start : a.start, ap.last < a.last ? ap.last : a.last) : a;
+    }
+    if (!ap || ap.start > ap.last) return [];
+    return usableIova(ap, this.groupResvRegions(group));
   }
 
   /** The device has a `direct` region (`dev->iommu->require_direct`). */

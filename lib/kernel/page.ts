@@ -8,6 +8,8 @@
  */
 export const PAGE_SHIFT = 12n;
 export const PAGE_SIZE = 1n << PAGE_SHIFT;
+/** `PAGE_MASK` as an unsigned 64-bit value. */
+export const PAGE_MASK = ((1n << 64n) - 1n) & ~(PAGE_SIZE - 1n);
 /** PAGE_SIZE as a number, for byte buffers (a sysfs show/store buffer is one page). */
 export const PAGE_BYTES = Number(PAGE_SIZE);
 /** Top of the x86_64 4-level user address space (47 bits), `TASK_SIZE_MAX`. */

@@ -60,6 +60,11 @@ export interface MmStruct extends UserAccess {
   dup(): MmStruct;
   /** exit_mmap: the owner is gone. */
   release(): void;
+  /**
+   * Convenience for tests and tools: a fresh mapping holding `init` (or `init` zero bytes), ending
+   * exactly at the end of its mapping. Returns the buffer's address.
+   */
+  alloc(init: Uint8Array | number): bigint;
 }
 
 /** The object behind a VMA: its pages by page offset (`anon_vma` / shmem object). */

@@ -1,7 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { U64_MAX } from './iova';
-import { ResvRegion, ResvType, formatResvRegion, mergeResvRegions, resvRegion } from './resv_region';
+import {
+  RESV_LINE_RE,
+  RESV_TYPE_NAMES,
+  RESV_TYPE_RANK,
+  RESV_TYPE_STRING,
+  ResvRegion,
+  ResvType,
+  formatResvRegion,
+  mergeResvRegions,
+  parseResvLine,
+  resvRegion,
+} from './resv_region';
 
 const { DIRECT, DIRECT_RELAXABLE, RESERVED, MSI, SW_MSI } = ResvType;
 const r = (start: bigint, last: bigint, type: ResvType): ResvRegion => resvRegion(start, last - start + 1n, 0, type);
@@ -120,4 +133,40 @@ test('merging keeps the prot of the surviving (earlier) region', (t) => {
   const merged = mergeResvRegions([[resvRegion(0x1000n, 0x1000n, 3, DIRECT), resvRegion(0x2000n, 0x1000n, 1, DIRECT)]]);
   t.is(merged.length, 1);
   t.is(merged[0]!.prot, 3);
+});
+
+const lineCases: { line: string; want: ReturnType<typeof parseResvLine> }[] = [
+  { line: '0x00000000fee00000 0x00000000feefffff msi', want: { start: 0xfee00000n, last: 0xfeefffffn, type: 'msi' } },
+  { line: '0x0000000000000000 0x0000000000ffffff direct-relaxable', want: { start: 0n, last: 0xffffffn, type: 'direct-relaxable' } },
+  { line: '0xffffffffffffffff 0xffffffffffffffff reserved', want: { start: U64_MAX, last: U64_MAX, type: 'reserved' } },
+  { line: '0x00000000fee00000 0x00000000feefffff sw-msi', want: undefined },
+  { line: '0x00000000FEE00000 0x00000000feefffff msi', want: undefined },
+  { line: '0xfee00000 0xfeefffff msi', want: undefined },
+  { line: '0x00000000fee00000 0x00000000feefffff msi ', want: undefined },
+  { line: '', want: undefined },
+];
+
+for (const c of lineCases) {
+  test(`parseResvLine(${JSON.stringify(c.line)})`, (t) => {
+    t.deepEqual(parseResvLine(c.line), c.want);
+  });
+}
+
+test('the printed names, their ranks and the formatter agree; every formatted line parses back', (t) => {
+  t.deepEqual([...RESV_TYPE_NAMES], [0, 1, 2, 3].map((i) => RESV_TYPE_STRING[i as ResvType]));
+  t.deepEqual(RESV_TYPE_NAMES.map((n) => RESV_TYPE_RANK[n]), [0, 1, 2, 3]);
+  t.is(RESV_TYPE_STRING[ResvType.SW_MSI], 'msi');
+  for (const type of [DIRECT, DIRECT_RELAXABLE, RESERVED, MSI, SW_MSI]) {
+    const line = formatResvRegion(r(0x1000n, 0x1fffn, type));
+    t.deepEqual(parseResvLine(line.slice(0, -1)), { start: 0x1000n, last: 0x1fffn, type: RESV_TYPE_STRING[type] });
+  }
+});
+
+test("the sysfs schema's reserved_regions line grammar is the model's", (t) => {
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../sysfs-schema/sysfs-kernel-iommu_groups.json'), 'utf8')) as {
+    entries: { id: string; line?: string }[];
+  };
+  const entry = schema.entries.find((a) => a.id === 'iommu_groups.group.reserved_regions')!;
+  // The schema's pattern has no capture groups around the addresses; otherwise it is the same grammar.
+  t.is(entry.line, RESV_LINE_RE.source.replace(/\(\[0-9a-f\]\{16\}\)/g, '[0-9a-f]{16}'));
 });

@@ -24,6 +24,41 @@ export const RESV_TYPE_STRING: Readonly<Record<ResvType, string>> = {
   [ResvType.SW_MSI]: 'msi',
 };
 
+/** The printed names, in enum order (the tie-break order of the sort); MSI and SW_MSI share `msi`. */
+export const RESV_TYPE_NAMES = ['direct', 'direct-relaxable', 'reserved', 'msi'] as const;
+export type ResvTypeString = (typeof RESV_TYPE_NAMES)[number];
+
+/** Printed name → its rank in the sort's tie-break. */
+export const RESV_TYPE_RANK: Readonly<Record<ResvTypeString, number>> = { direct: 0, 'direct-relaxable': 1, reserved: 2, msi: 3 };
+
+/** Topology / recorded names (the printed ones plus `sw-msi`, which prints as `msi`) → type. */
+export const RESV_TYPE_BY_NAME: Readonly<Record<ResvTypeString | 'sw-msi', ResvType>> = {
+  direct: ResvType.DIRECT,
+  'direct-relaxable': ResvType.DIRECT_RELAXABLE,
+  reserved: ResvType.RESERVED,
+  msi: ResvType.MSI,
+  'sw-msi': ResvType.SW_MSI,
+};
+
+/**
+ * One line of `reserved_regions` as the kernel prints it (`0x%016llx 0x%016llx %s`).
+ * @see drivers/iommu/iommu.c:iommu_group_show_resv_regions
+ */
+export const RESV_LINE_RE = /^0x([0-9a-f]{16}) 0x([0-9a-f]{16}) (direct|direct-relaxable|reserved|msi)$/;
+
+export interface ResvLine {
+  readonly start: bigint;
+  readonly last: bigint;
+  readonly type: ResvTypeString;
+}
+
+/** A line without its newline, or undefined when it does not follow the kernel's format. */
+export function parseResvLine(line: string): ResvLine | undefined {
+  const m = RESV_LINE_RE.exec(line);
+  if (!m) return undefined;
+  return { start: BigInt(`0x${m[1]}`), last: BigInt(`0x${m[2]}`), type: m[3] as ResvTypeString };
+}
+
 /** include/linux/iommu.h prot bits, carried for fidelity; sysfs never shows them. */
 export const IOMMU_READ = 1 << 0;
 export const IOMMU_WRITE = 1 << 1;

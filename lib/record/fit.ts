@@ -11,6 +11,7 @@ import type { Machine } from '../machine';
 import type { IommuDriver } from '../topology/topology';
 import type { RecordNote } from './recorder';
 import { RecordError } from './source';
+import { parseResvLine } from '../model/resv_region';
 import { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from '../iommu/arm_smmu';
 import { SZ_64K } from '../iommu/context';
 import { ZPCI_TABLE_SIZE_RT } from '../iommu/s390_iommu';
@@ -42,7 +43,6 @@ interface Line {
   readonly text: string;
 }
 
-const LINE = /^0x([0-9a-f]{16}) 0x([0-9a-f]{16}) (direct|direct-relaxable|reserved|msi)$/;
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 const MSI_IOVA = { start: MSI_IOVA_BASE, last: MSI_IOVA_BASE + MSI_IOVA_LENGTH - 1n };
 const S390_TOP = ZPCI_TABLE_SIZE_RT - 1n;
@@ -52,12 +52,10 @@ export function parseResvLines(text: string, where: string): Line[] {
   const lines = text.split('\n');
   if (lines.pop() !== '') throw new Error(`${where}: does not end with a newline`);
   lines.forEach((l, i) => {
-    const m = LINE.exec(l);
-    if (!m) throw new Error(`${where}: line ${i + 1}: ${JSON.stringify(l.slice(0, 80))} is not "0x%016llx 0x%016llx <type>"`);
-    const start = BigInt(`0x${m[1]}`);
-    const last = BigInt(`0x${m[2]}`);
-    if (last < start) throw new Error(`${where}: line ${i + 1}: end below start`);
-    out.push({ start, last, type: m[3]!, text: l });
+    const r = parseResvLine(l);
+    if (!r) throw new Error(`${where}: line ${i + 1}: ${JSON.stringify(l.slice(0, 80))} is not "0x%016llx 0x%016llx <type>"`);
+    if (r.last < r.start) throw new Error(`${where}: line ${i + 1}: end below start`);
+    out.push({ start: r.start, last: r.last, type: r.type, text: l });
   });
   return out;
 }

@@ -22,6 +22,8 @@ import {
   sysfsSchema,
 } from './schema';
 import { formatKernelVersion, inVersionRange, kernelVersion } from '../kernel/version';
+import { U64_MAX } from '../kernel/limits';
+import { RESV_TYPE_NAMES, RESV_TYPE_RANK, ResvTypeString, parseResvLine } from '../model/resv_region';
 
 export const RULES = {
   'no-iommu-groups': '/sys/kernel/iommu_groups is absent or empty: nothing IOMMU-related to check (info)',
@@ -108,17 +110,7 @@ interface LinkRecord {
   readonly target: string;
 }
 
-const U64_MAX = (1n << 64n) - 1n;
 
-/** Printed type name → enum rank for the tie-break; MSI and SW_MSI both print `msi`. */
-export const RESV_TYPE_RANK: Readonly<Record<string, number>> = {
-  direct: 0,
-  'direct-relaxable': 1,
-  reserved: 2,
-  msi: 3,
-};
-
-const RESV_LINE_RE = /^0x([0-9a-f]{16}) 0x([0-9a-f]{16}) (direct|direct-relaxable|reserved|msi)$/;
 
 export interface ResvProblem {
   readonly rule: 'resv-unsorted' | 'resv-unmerged' | 'resv-end-before-start';
@@ -137,8 +129,8 @@ export function checkReservedRegions(text: string, checks: readonly CheckSpec[])
   const has = (c: string): CheckSpec | undefined => checks.find(k => k.check === c);
   const regions: { start: bigint; end: bigint; type: string; line: number }[] = [];
   text.split('\n').forEach((l, i) => {
-    const m = RESV_LINE_RE.exec(l);
-    if (m) regions.push({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`), type: m[3] ?? '', line: i + 1 });
+    const r = parseResvLine(l);
+    if (r) regions.push({ start: r.start, end: r.last, type: r.type, line: i + 1 });
   });
   if (has('resv-end-before-start')) {
     for (const r of regions) {
@@ -150,7 +142,7 @@ export function checkReservedRegions(text: string, checks: readonly CheckSpec[])
       const a = regions[i - 1];
       const b = regions[i];
       if (!a || !b) continue;
-      const rank = (r: { type: string }): number => RESV_TYPE_RANK[r.type] ?? 9;
+      const rank = (r: { type: string }): number => RESV_TYPE_RANK[r.type as ResvTypeString] ?? 9;
       if (b.start < a.start || (b.start === a.start && rank(b) < rank(a))) {
         out.push({
           rule: 'resv-unsorted',
@@ -163,7 +155,7 @@ export function checkReservedRegions(text: string, checks: readonly CheckSpec[])
   const merged = has('resv-merged');
   if (merged) {
     const adjacent = merged.merge === 'overlap-or-adjacent';
-    for (const type of Object.keys(RESV_TYPE_RANK)) {
+    for (const type of RESV_TYPE_NAMES) {
       const same = regions.filter(r => r.type === type && r.end >= r.start).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       // Two enum types (IOMMU_RESV_MSI, IOMMU_RESV_SW_MSI) print "msi": its lines may form two chains.
       const chains: { end: bigint; line: number }[] = [];

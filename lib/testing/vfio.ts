@@ -5,8 +5,8 @@
  * device to vfio-pci — everything through `machine.sys`, as a C test would do it.
  */
 import { encode, putUser, s32 } from '../abi';
-import { Errno, errnoName } from '../errno';
-import { O_RDWR, O_WRONLY } from '../uapi/fcntl';
+import { errnoOf, tryWriteAttr } from '../user/sys';
+import { O_RDWR } from '../uapi/fcntl';
 import { Machine, MachineOptions, createMachine } from '../machine';
 import type { IommuGroup } from '../model/host';
 import {
@@ -20,16 +20,10 @@ import {
 } from '../uapi';
 
 /** The errno name of a raw result, or 0 for success. */
-export const rcCode = (rc: number | bigint): Errno | 0 => (rc >= 0 ? 0 : errnoName(-Number(rc))!);
+export const rcCode = errnoOf;
 
 /** Write a sysfs attribute; returns the raw write result (or the open's -errno). */
-export function sysfsWrite(m: Machine, path: string, text: string): number {
-  const fd = m.sys.open(path, O_WRONLY);
-  if (fd < 0) return fd;
-  const rc = m.sys.write(fd, text);
-  m.sys.close(fd);
-  return rc;
-}
+export const sysfsWrite = (m: Machine, path: string, text: string): number => tryWriteAttr(m.sys, path, text);
 
 /** unbind + driver_override + bind, the selftests' setup.sh. Returns the bind result. */
 export function bindVfioPci(m: Machine, bdf: string): number {

@@ -12,7 +12,7 @@
  *   c.iovaRanges();
  */
 import { decode, decodeFlex, encode, walkCapChain } from '../abi';
-import { errnoName, kerr } from '../errno';
+import { must } from './sys';
 import { O_RDWR } from '../uapi/fcntl';
 import type { Machine } from '../machine';
 import type { IovaRange } from '../model/iova';
@@ -56,14 +56,6 @@ import {
   vfio_region_info,
 } from '../uapi';
 
-/** The throwing wrapper of a raw result: `rc` when `rc >= 0`, else the errno's KernelError. */
-function check(rc: number, what: string): number {
-  if (rc >= 0) return rc;
-  const name = errnoName(-rc);
-  if (!name) throw new Error(`${what} returned ${rc}, not a known -errno`);
-  throw kerr(name, what);
-}
-
 const SCRATCH = 0x10000;
 
 /** An fd plus one scratch page range in the emulated process for ioctl arguments. */
@@ -86,11 +78,11 @@ abstract class Handle {
   }
 
   protected ioctl(req: number, arg: bigint | number, what: string): number {
-    return check(this.m.sys.ioctl(this.fd, req, arg), what);
+    return must(this.m.sys.ioctl(this.fd, req, arg), what);
   }
 
   close(): void {
-    check(this.m.sys.close(this.fd), 'close');
+    must(this.m.sys.close(this.fd), 'close');
     if (this.scratch !== undefined) this.m.mem.munmap(this.scratch, SCRATCH);
     this.scratch = undefined;
   }
@@ -120,7 +112,7 @@ export interface DmaMapArgs {
 /** A `/dev/vfio/vfio` container fd. */
 export class VfioContainerHandle extends Handle {
   static open(m: Machine): VfioContainerHandle {
-    return new VfioContainerHandle(m, check(m.sys.open('/dev/vfio/vfio', O_RDWR), 'open /dev/vfio/vfio'));
+    return new VfioContainerHandle(m, must(m.sys.open('/dev/vfio/vfio', O_RDWR), 'open /dev/vfio/vfio'));
   }
 
   apiVersion(): number {
@@ -199,7 +191,7 @@ function parseType1Caps(raw: Uint8Array, capOffset: number): Pick<Type1Info, 'io
 export class VfioGroupHandle extends Handle {
   static open(m: Machine, group: number | string): VfioGroupHandle {
     const path = `/dev/vfio/${group}`;
-    return new VfioGroupHandle(m, check(m.sys.open(path, O_RDWR), `open ${path}`));
+    return new VfioGroupHandle(m, must(m.sys.open(path, O_RDWR), `open ${path}`));
   }
 
   status(): number {
@@ -281,12 +273,12 @@ export class VfioDeviceHandle extends Handle {
 
   readConfig(offset: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
-    const n = check(this.m.sys.pread(this.fd, out, VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(offset)), 'pread');
+    const n = must(this.m.sys.pread(this.fd, out, VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(offset)), 'pread');
     return out.subarray(0, n);
   }
 
   writeConfig(offset: number, data: Uint8Array): number {
-    return check(this.m.sys.pwrite(this.fd, data, VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(offset)), 'pwrite');
+    return must(this.m.sys.pwrite(this.fd, data, VFIO_PCI_INDEX_TO_OFFSET(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(offset)), 'pwrite');
   }
 }
 

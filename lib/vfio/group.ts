@@ -21,7 +21,7 @@ import {
 } from '../uapi';
 import { VfioContainer, VfioContainerFile, vfioContainerAttachGroup, vfioFops, vfioGroupDetachContainer, vfioGroupUseContainer } from './container';
 import type { VfioDevice, VfioDeviceFile, VfioState } from './vfio_main';
-import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
+import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfOpen } from './vfio_main';
 
 /** `enum vfio_group_type` */
 export enum VfioGroupType {

@@ -20,6 +20,7 @@ import {
   copyToUser,
 } from '../abi';
 import { capable } from '../cred';
+import { PAGE_MASK } from '../kernel/page';
 import { isKernelError, kerr } from '../errno';
 import { excludeReserved } from '../iommu/iommu';
 import type { MmStruct } from '../mm/mm';
@@ -72,8 +73,6 @@ import type { KernelModule } from '../host';
 import type { VfioState } from './vfio_main';
 import { vfioInfoCaps, vfioInfoCopyLen, vfioState } from './vfio_main';
 
-/** `PAGE_MASK` of a 4 KiB-page kernel. @note emulation: every host runs 4 KiB kernel pages. */
-const PAGE_MASK = U64_MAX & ~(PAGE_SIZE - 1n);
 /** `DIRTY_BITMAP_BYTES(INT_MAX)` */
 export const DIRTY_BITMAP_SIZE_MAX = 0x10000000n;
 const dirtyBitmapBytes = (npages: bigint): bigint => ((npages + 63n) & ~63n) / 8n;

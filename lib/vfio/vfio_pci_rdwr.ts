@@ -6,13 +6,14 @@
  * reads as zeros; the legacy VGA ranges read as zeros and drop writes.
  */
 import { kerr } from '../errno';
+import { PAGE_BYTES } from '../kernel/page';
 import { barResources } from '../drivers/pci_config';
 import { VFIO_PCI_OFFSET_MASK, VFIO_PCI_ROM_REGION_INDEX } from '../uapi';
 import { vfioPciMemoryEnabled } from './vfio_pci_config';
 import type { VfioDevice } from './vfio_main';
 import { pciCore } from './vfio_pci_core';
 
-const PAGE = 4096;
+const PAGE = PAGE_BYTES;
 const pageKey = (n: number): bigint => BigInt(Math.floor(n / PAGE));
 
 /** @see drivers/vfio/pci/vfio_pci_rdwr.c:vfio_pci_bar_rw */
