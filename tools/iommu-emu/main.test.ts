@@ -94,7 +94,9 @@ test('hosts lists the built-in hosts and marks the default', async (t) => {
 });
 
 test('export writes a tree; a second export into it is refused', async (t) => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'x');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const dir = path.join(tmp, 'x');
   t.is((await run('export', dir, '--host', 'virtio-iommu-guest')).code, 0);
   t.true(fs.existsSync(path.join(dir, 'sys/kernel/iommu_groups/0/reserved_regions')));
   const again = await run('export', dir);
@@ -123,7 +125,9 @@ for (const [argv, msg] of bad) {
 }
 
 test('a bad topology file reports every problem with its path', async (t) => {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'h.yaml');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const f = path.join(tmp, 'h.yaml');
   fs.writeFileSync(f, 'name: h\nkernel: "6.8"\narch: x86_64\niommus: [{ driver: intel }]\ndevices:\n  - { bdf: "0000:00:03.0", vendor: 0x8086, device: 0x1572, class: 0x020000, parent: "0000:00:01.0" }\n');
   const r = await run('show', '--host', f);
   t.is(r.code, 2);
