@@ -7,13 +7,14 @@
  */
 import type { ChrdevRegistry } from './drivers/char_dev';
 import { DriverCore, PciDriverRegistration } from './drivers/dd';
-import { kerr } from './errno';
+import { KernelError, kerr } from './errno';
 import type { SysTree } from './kernfs/attribute';
 import { PciBus } from './drivers/probe';
+import { PlatformBus } from './drivers/platform';
 import { IOMMU_DRIVERS, IommuOps } from './iommu/drivers';
 import { IommuCore } from './iommu/iommu';
 import type { KernelProfile } from './kernel/profile';
-import type { IommuGroup, IommuUnit, PciDevice, PciDriver } from './model/host';
+import type { IommuGroup, IommuUnit, PciDevice, PciDriver, PlatformDevice } from './model/host';
 import type { IovaRange } from './model/iova';
 import type { ResvRegion } from './model/resv_region';
 import type { TaskSet } from './task/sched';
@@ -71,6 +72,8 @@ export class Host {
   readonly kernel: KernelProfile;
   readonly iommu: IommuCore;
   readonly pci: PciBus;
+  /** Non-PCI devices behind IOMMUs (ACPI / device tree). @see lib/drivers/platform.ts */
+  readonly platform: PlatformBus;
   readonly dd: DriverCore;
   private readonly listeners: HostListener[] = [];
 
@@ -95,13 +98,25 @@ export class Host {
     this.pci.registerNotifier({ addDevice: (d) => this.iommu.probeDevice(d), delDevice: (d) => this.iommu.releaseDevice(d) });
     this.pci.registerNotifier({
       addDevice: (d) => {
-        if (d.spec.driver) this.dd.probe(d, d.spec.driver);
+        // A probe that fails (vfio-pci on a device without a group) leaves the device unbound,
+        // as really_probe does; the device stays.
+        if (!d.spec.driver) return;
+        try {
+          this.dd.probe(d, d.spec.driver);
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e;
+        }
       },
       delDevice: (d) => this.dd.release(d),
     });
     opts.beforeScan?.(this);
     this.dd.registerTopologyDrivers(topology.devices);
     this.pci.scan();
+    this.platform = new PlatformBus(topology.platformDevices, (spec) => {
+      const name = spec.iommu === undefined ? this.iommu.units[0]?.name : spec.iommu;
+      return name === null || name === undefined ? undefined : this.iommu.findUnit(name);
+    });
+    this.platform.scan((d, peers) => this.iommu.probePlatformDevice(d, peers));
   }
 
   // ---- queries -------------------------------------------------------------------------
@@ -109,6 +124,15 @@ export class Host {
   /** Present devices, in probe order. */
   get devices(): PciDevice[] {
     return this.pci.devices;
+  }
+
+  /** Platform devices, in topology order. */
+  get platformDevices(): readonly PlatformDevice[] {
+    return this.platform.devices;
+  }
+
+  findPlatformDevice(name: string): PlatformDevice | undefined {
+    return this.platform.findDevice(name);
   }
 
   get units(): readonly IommuUnit[] {
@@ -135,7 +159,7 @@ export class Host {
     return this.iommu.findUnit(name);
   }
 
-  deviceResvRegions(dev: PciDevice): ResvRegion[] {
+  deviceResvRegions(dev: PciDevice | PlatformDevice): ResvRegion[] {
     return this.iommu.deviceResvRegions(dev);
   }
 

@@ -6,7 +6,7 @@
 export { Machine, createMachine } from './machine';
 export type { MachineOptions, ModuleParams } from './machine';
 export { DEFAULT_HOST, builtinHostNames, builtinHostPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
-export { TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
+export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
 export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
@@ -50,3 +50,5 @@ export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
 export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
 export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/validate';
 export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';
+export { explainGroupResvRegions, ignoredFirmware } from './iommu/explain';
+export type { ExplainedRegion, IgnoredEntry } from './iommu/explain';

@@ -93,7 +93,8 @@ export class Machine {
 
   constructor(topology: Topology, opts: MachineOptions = {}) {
     this.topology = topology;
-    this.kernel = kernelProfile(opts.kernel ?? topology.kernel);
+    // --kernel replaces the whole kernel: the topology's vendor features go with its own version.
+    this.kernel = opts.kernel !== undefined ? kernelProfile(opts.kernel) : kernelProfile(topology.kernel, topology.kernelFeatures);
     const c = topology.cmdline;
     this.params = {
       dma_entry_limit: c['vfio_iommu_type1.dma_entry_limit'] ?? 65535,

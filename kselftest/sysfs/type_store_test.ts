@@ -221,6 +221,8 @@ for (const row of ROWS) {
 
 /** The value reads back with one trailing newline, from the names the kernel prints. */
 ks.test('read_format', (t, s) => {
+  // A unit whose driver is newer than the kernel (virtio-iommu on x86 before 5.14) gives no groups.
+  if (!s.v.groups().length) t.skip('no IOMMU group on this host under this kernel');
   const names = s.at('5.15') ? /^(DMA|DMA-FQ|identity|blocked|unmanaged|unknown)\n$/ : /^(DMA|identity|blocked|unmanaged|unknown)\n?$/;
   for (const id of s.v.groups()) if (!t.expectTrue(names.test(typeOf(s, id)))) t.log('group %s: %j', id, typeOf(s, id));
   t.expectEq(writable(s) ? 0o644 : 0o444, s.v.mode(typePath(s.v.groups()[0]!)));

@@ -95,8 +95,9 @@ export function copyStructFromUser<L extends StructLayout<any>>(
   layout: L,
   addr: bigint,
   usize: number,
+  /** The kernel's `ksize` argument; the struct size unless a caller passes less (a kernel bug). */
+  ksize: number = layout.size,
 ): Decoded<L> {
-  const ksize = layout.size;
   const size = Math.min(ksize, usize);
   if (usize > ksize && !checkZeroedUser(mem, addr + BigInt(size), usize - size)) throw kerr('E2BIG');
   return decode(layout, copyFromUser(mem, addr, size), 0, size);

@@ -11,7 +11,7 @@ export const appleDartGetResvRegions: GetResvRegions = (dev, ctx) => {
   const out: ResvRegion[] = [];
   const pageSize = BigInt(dev.unit?.spec.pageSize ?? 16384);
   const doorbell = (dev.unit?.spec.msiDoorbell ?? APPLE_MSI_DOORBELL_ADDR) & ~(pageSize - 1n);
-  out.push(resvRegion(doorbell, pageSize, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, ResvType.MSI, 'DART MSI doorbell'));
+  out.push(resvRegion(doorbell, pageSize, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, ResvType.MSI, `apple_dart_get_resv_regions: MSI doorbell 0x${doorbell.toString(16)}`));
   out.push(...iommuDmaGetResvRegions(dev, ctx));
   return out;
 };

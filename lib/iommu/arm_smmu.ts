@@ -11,6 +11,6 @@ export const MSI_IOVA_BASE = 0x8000000n;
 export const MSI_IOVA_LENGTH = 0x100000n;
 
 export const armSmmuGetResvRegions: GetResvRegions = (dev, ctx) => [
-  resvRegion(MSI_IOVA_BASE, MSI_IOVA_LENGTH, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, ResvType.SW_MSI, 'SMMU software MSI window'),
+  resvRegion(MSI_IOVA_BASE, MSI_IOVA_LENGTH, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, ResvType.SW_MSI, `arm_smmu_get_resv_regions: sw-msi window MSI_IOVA_BASE (${dev.unit?.driver ?? 'arm-smmu'})`),
   ...iommuDmaGetResvRegions(dev, ctx),
 ];

@@ -6,7 +6,7 @@
  * at machine start, in initcall order, like any other driver would — a test's mock driver too.
  */
 import { kerr } from '../errno';
-import type { KernelProfile } from '../kernel/profile';
+import type { Feature, KernelProfile } from '../kernel/profile';
 import { U64_MAX, range } from '../model/iova';
 import type { IovaRange } from '../model/iova';
 import type { IommuDomain, IommuUnit, PciDevice } from '../model/host';
@@ -41,6 +41,10 @@ export interface IommuOps {
   capable(unit: IommuUnit, cap: 'IOMMU_CAP_INTR_REMAP' | 'IOMMU_CAP_CACHE_COHERENCY'): boolean;
   /** `enable_nesting` (ARM SMMUs only, until its removal). */
   enableNesting?(domain: IommuDomain): void;
+  /** The profile row of the kernel that brought the driver (absent: older than any profile). */
+  readonly since?: Feature;
+  /** Translates platform devices only (no PCI): all of an instance's devices share one group. */
+  readonly platformOnly?: boolean;
 }
 
 const apertureOf =
@@ -74,8 +78,9 @@ function perInstanceAttach(domain: IommuDomain, dev: PciDevice): void {
 
 const intrRemap = (unit: IommuUnit, cap: string) => (cap === 'IOMMU_CAP_INTR_REMAP' ? unit.msiIsolated : cap === 'IOMMU_CAP_CACHE_COHERENCY');
 
-const armSmmu = (name: 'arm-smmu-v3' | 'arm-smmu', platform: string): IommuOps => ({
+const armSmmu = (name: 'arm-smmu-v3' | 'arm-smmu', platform: string, since?: Feature): IommuOps => ({
   name,
+  ...(since ? { since } : {}),
   getResvRegions: armSmmuGetResvRegions,
   defaultAddressWidth: 48,
   defaultPgsizes: () => SZ_4K | SZ_2M | SZ_1G,
@@ -101,7 +106,7 @@ export const IOMMU_DRIVERS: readonly IommuOps[] = [
      * @see drivers/iommu/intel/iommu.c:intel_iommu_attach_device
      */
     attachDev(domain, dev, kernel, topology) {
-      if (domain.type === 'unmanaged' && kernel.has('intel_rmrr_locked') && deviceIsRmrrLocked(dev, topology.firmware))
+      if (domain.type === 'unmanaged' && kernel.has('intel_rmrr_locked') && deviceIsRmrrLocked(dev, topology.firmware, kernel))
         throw kerr('EPERM', `${dev.bdf} is ineligible for IOMMU domain attach due to platform RMRR requirement`);
       sharedFormatAttach(domain, dev);
     },
@@ -118,7 +123,7 @@ export const IOMMU_DRIVERS: readonly IommuOps[] = [
     attachDev: sharedFormatAttach,
     capable: intrRemap,
   },
-  armSmmu('arm-smmu-v3', 'arm-smmu-v3'),
+  armSmmu('arm-smmu-v3', 'arm-smmu-v3', 'drv_arm_smmu_v3'),
   armSmmu('arm-smmu', 'arm-smmu'),
   {
     name: 'virtio-iommu',
@@ -129,6 +134,7 @@ export const IOMMU_DRIVERS: readonly IommuOps[] = [
     aperture: apertureOf(64),
     attachDev: sharedFormatAttach,
     capable: intrRemap,
+    since: 'drv_virtio_iommu',
   },
   {
     name: 'apple-dart',
@@ -140,6 +146,7 @@ export const IOMMU_DRIVERS: readonly IommuOps[] = [
     aperture: apertureOf(32),
     attachDev: perInstanceAttach,
     capable: intrRemap,
+    since: 'drv_apple_dart',
   },
   {
     name: 's390-iommu',
@@ -150,8 +157,38 @@ export const IOMMU_DRIVERS: readonly IommuOps[] = [
     aperture: apertureOf(64),
     attachDev: sharedFormatAttach,
     capable: intrRemap,
+    since: 'drv_s390_iommu',
+  },
+  {
+    name: 'sun50i-iommu',
+    // No get_resv_regions at all: iommu_get_resv_regions() returns nothing for its devices, not
+    // even the DT iommu-addresses that dma-iommu users add. @see drivers/iommu/sun50i-iommu.c:sun50i_iommu_ops
+    getResvRegions: () => [],
+    defaultAddressWidth: 32,
+    defaultPgsizes: () => SZ_4K,
+    sysfsParent: 'platform',
+    platformName: (s) => s.name,
+    aperture: apertureOf(32),
+    attachDev: perInstanceAttach,
+    capable: intrRemap,
+    since: 'drv_sun50i_iommu',
+    platformOnly: true,
   },
 ];
+
+/**
+ * The profile rows a unit needs on this topology: its driver's, and for virtio-iommu on an
+ * ACPI machine (x86) the VIOT table's. Empty: the driver predates every profile.
+ */
+export function iommuDriverRows(spec: IommuSpec, topology: Topology, ops: IommuOps | undefined = IOMMU_DRIVERS.find((o) => o.name === spec.driver)): Feature[] {
+  const rows: Feature[] = ops?.since ? [ops.since] : [];
+  if (spec.driver === 'virtio-iommu' && topology.arch === 'x86_64') rows.push('drv_virtio_iommu_acpi');
+  return rows;
+}
+
+/** The kernel has the unit's driver (a unit of a later driver is not probed: no groups, no regions). */
+export const iommuDriverPresent = (spec: IommuSpec, topology: Topology, kernel: KernelProfile, ops?: IommuOps): boolean =>
+  iommuDriverRows(spec, topology, ops).every((f) => kernel.has(f));
 
 /** The built-in driver of a name (topology validation and defaults use it before any machine exists). */
 export function builtinIommuDriver(name: string): IommuOps {

@@ -35,12 +35,13 @@ export function groupTypeStore(host: GroupTypeHost, group: IommuGroup, buf: Uint
   if (k.has('type_store_owner_cnt')) {
     // A flush queue comes up in place, even with drivers bound.
     if (fqInPlace) return setType(host, group, 'DMA-FQ', buf);
-    if (group.devices.length === 0 || group.ownerCnt) throw kerr('EPERM');
+    if (group.devices.length + group.platformDevices.length === 0 || group.ownerCnt) throw kerr('EPERM');
   } else {
     // v5.11–v6.3: single-device groups only, checked first; then the device must be unbound,
     // except for the in-place DMA → DMA-FQ change (v5.15+).
-    if (group.devices.length !== 1) throw kerr('EINVAL', 'group has more than one device');
-    if (group.devices[0]!.driver !== null && !fqInPlace) throw kerr('EBUSY', 'device is still bound to a driver');
+    const members = [...group.devices, ...group.platformDevices];
+    if (members.length !== 1) throw kerr('EINVAL', 'group has more than one device');
+    if (members[0]!.driver !== null && !fqInPlace) throw kerr('EBUSY', 'device is still bound to a driver');
     if (!group.defaultDomain) throw kerr('EINVAL', 'no default domain');
     if (fqInPlace) return setType(host, group, 'DMA-FQ', buf);
   }

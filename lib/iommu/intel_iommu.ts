@@ -1,21 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** @see drivers/iommu/intel/iommu.c:intel_iommu_get_resv_regions */
+import type { KernelProfile } from '../kernel/profile';
 import { IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
-import { PCI_BASE_CLASS_DISPLAY, PCI_CLASS_BRIDGE_ISA, PCI_CLASS_SERIAL_USB, PciDevice } from '../model/host';
+import { PCI_BASE_CLASS_DISPLAY, PCI_CLASS_BRIDGE_ISA, PCI_CLASS_SERIAL_USB, ResvDevice } from '../model/host';
 import type { GetResvRegions, ResvContext } from './context';
+import { hexRange } from './context';
 
 export const IOAPIC_RANGE_START = 0xfee00000n;
 export const IOAPIC_RANGE_END = 0xfeefffffn;
 /** DMA_PTE_READ | DMA_PTE_WRITE share the values of IOMMU_READ | IOMMU_WRITE. */
 const DMA_PTE_RW = IOMMU_READ | IOMMU_WRITE;
+const FN = 'intel_iommu_get_resv_regions';
 
 /** @see drivers/iommu/intel/iommu.c:device_rmrr_is_relaxable (IS_USB_DEVICE || IS_GFX_DEVICE) */
-export const deviceRmrrIsRelaxable = (d: PciDevice): boolean =>
+export const deviceRmrrIsRelaxable = (d: ResvDevice): boolean =>
   d.class >> 8 === PCI_CLASS_SERIAL_USB || d.class >> 16 === PCI_BASE_CLASS_DISPLAY;
 
-/** `i_dev == device || is_downstream_to_pci_bridge(device, i_dev)` */
-function inScope(dev: PciDevice, scope: readonly string[]): boolean {
-  for (let d: PciDevice | undefined = dev; d; d = d.parent) if (scope.includes(d.bdf)) return true;
+/**
+ * `i_dev == device || is_downstream_to_pci_bridge(device, i_dev)`; before v5.3 only the exact
+ * device in the scope (`i_dev != device` skipped everything else).
+ */
+function inScope(dev: ResvDevice, scope: string, kernel: KernelProfile): boolean {
+  if (!kernel.has('intel_rmrr_bridge_scope')) return dev.bdf === scope;
+  for (let d: ResvDevice | undefined = dev; d; d = d.parent) if (d.bdf === scope) return true;
   return false;
 }
 
@@ -23,25 +30,26 @@ function inScope(dev: PciDevice, scope: readonly string[]): boolean {
  * A device that firmware needs identity-mapped (an RMRR that is not relaxable) cannot leave the
  * DMA-API domain on kernels that lock it. @see drivers/iommu/intel/iommu.c:device_is_rmrr_locked
  */
-export function deviceIsRmrrLocked(dev: PciDevice, firmware: ResvContext['firmware']): boolean {
-  return !deviceRmrrIsRelaxable(dev) && firmware.rmrr.some((r) => r.devices.some((s) => inScope(dev, [s])));
+export function deviceIsRmrrLocked(dev: ResvDevice, firmware: ResvContext['firmware'], kernel: KernelProfile): boolean {
+  return !deviceRmrrIsRelaxable(dev) && firmware.rmrr.some((r) => r.devices.some((s) => inScope(dev, s, kernel)));
 }
 
 export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware, topology }) => {
   const out: ResvRegion[] = [];
-  for (const rmrr of firmware.rmrr) {
+  firmware.rmrr.forEach((rmrr, i) => {
     // One region per matching scope entry, as the kernel walks every active dev scope.
     for (const s of rmrr.devices) {
-      if (!inScope(dev, [s])) continue;
+      if (!inScope(dev, s, kernel)) continue;
       const type =
         kernel.has('direct_relaxable') && deviceRmrrIsRelaxable(dev) ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
-      out.push(resvRegion(rmrr.base, rmrr.end - rmrr.base + 1n, DMA_PTE_RW, type, `RMRR ${s}`));
+      const via = s === dev.bdf ? `scope ${s}` : `scope ${s}, a bridge above ${dev.bdf}`;
+      out.push(resvRegion(rmrr.base, rmrr.end - rmrr.base + 1n, DMA_PTE_RW, type, `${FN}: RMRR[${i}] ${hexRange(rmrr.base, rmrr.end)} (${via})`));
     }
-  }
+  });
   if (kernel.has('intel_isa_range') && topology.kconfig.CONFIG_INTEL_IOMMU_FLOPPY_WA && dev.class >> 8 === PCI_CLASS_BRIDGE_ISA) {
     const type = kernel.has('intel_isa_range_relaxable') ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT;
-    out.push(resvRegion(0n, 1n << 24n, DMA_PTE_RW, type, 'ISA bridge floppy workaround'));
+    out.push(resvRegion(0n, 1n << 24n, DMA_PTE_RW, type, `${FN}: ISA bridge floppy workaround (CONFIG_INTEL_IOMMU_FLOPPY_WA)`));
   }
-  out.push(resvRegion(IOAPIC_RANGE_START, IOAPIC_RANGE_END - IOAPIC_RANGE_START + 1n, 0, ResvType.MSI, 'IOAPIC'));
+  out.push(resvRegion(IOAPIC_RANGE_START, IOAPIC_RANGE_END - IOAPIC_RANGE_START + 1n, 0, ResvType.MSI, `${FN}: IOAPIC window`));
   return out;
 };

@@ -9,13 +9,14 @@
 import { kerr } from '../errno';
 import type { KernelProfile } from '../kernel/profile';
 import { Ida } from '../model/ida';
-import type { DomainType, IommuDomain, IommuGroup, IommuUnit, PciDevice } from '../model/host';
+import type { DomainType, IommuDomain, IommuGroup, IommuUnit, PciDevice, PlatformDevice } from '../model/host';
 import { isBridge } from '../model/host';
 import { IovaRange, range, subtractRange } from '../model/iova';
 import { RESV_TYPE_BY_NAME, ResvRegion, ResvType, mergeResvRegions, resvRegion } from '../model/resv_region';
 import type { IommuSpec, Topology } from '../topology/topology';
 import type { ResvContext } from './context';
 import type { IommuOps } from './drivers';
+import { iommuDriverPresent } from './drivers';
 
 export type { IommuOps } from './drivers';
 
@@ -94,6 +95,8 @@ export class IommuCore {
       const ops = this.driver(spec.driver);
       const i = perDriver.get(spec.driver) ?? 0;
       perDriver.set(spec.driver, i + 1);
+      // A unit whose driver is newer than the kernel is never probed: no instance, no groups.
+      if (!iommuDriverPresent(spec, this.topology, this.kernel, ops)) continue;
       const pciPath = spec.bdf ? this.pci.devicePath(spec.bdf) : undefined;
       let parent: string;
       if (ops.sysfsParent === 'pci' && pciPath)
@@ -140,6 +143,7 @@ export class IommuCore {
     const group: IommuGroup = {
       id: this.groupIda.alloc(),
       devices: [],
+      platformDevices: [],
       name: noiommu ? 'vfio-noiommu' : undefined,
       defaultDomain: boot,
       bootDomain: boot,
@@ -201,6 +205,24 @@ export class IommuCore {
   }
 
   /**
+   * A platform device's group: a labelled group shared with its peers; the instance's one group
+   * on drivers that group per instance (sun50i); else one of its own. A bound platform driver
+   * uses the DMA API, so it holds the group's default domain.
+   * @see drivers/iommu/iommu.c:generic_device_group, drivers/iommu/sun50i-iommu.c:sun50i_iommu_device_group
+   * @see drivers/base/platform.c:platform_dma_configure → iommu_device_use_default_domain
+   */
+  probePlatformDevice(dev: PlatformDevice, peers: readonly PlatformDevice[]): void {
+    if (!dev.unit) return;
+    const key = (d: PlatformDevice) =>
+      d.platform.group !== undefined ? `label:${d.platform.group}` : d.unit && this.driver(d.unit.driver).platformOnly ? `unit:${d.unit.name}` : `dev:${d.name}`;
+    const group = peers.find((d) => d !== dev && d.group && key(d) === key(dev))?.group ?? this.allocGroup(false);
+    dev.group = group;
+    dev.groupLinkName = dev.name;
+    group.platformDevices.push(dev);
+    if (dev.driver) group.ownerCnt++;
+  }
+
+  /**
    * Which devices share a group: an explicit label; else isolation is lost at the topmost
    * non-ACS bridge upstream (share its group); else functions of a multi-function device
    * without ACS share one group.
@@ -220,7 +242,8 @@ export class IommuCore {
   bootDomainType(): DomainType {
     const c = this.topology.cmdline;
     if (c['iommu.passthrough']) return 'identity';
-    const lazyDefault = this.topology.arch === 'x86_64' || this.topology.arch === 's390x';
+    // s390 joined the lazy default with its dma-iommu conversion (profile s390_dma_fq).
+    const lazyDefault = this.topology.arch === 'x86_64' || (this.topology.arch === 's390x' && this.kernel.has('s390_dma_fq'));
     const strict = c['iommu.strict'] ?? !lazyDefault;
     return !strict && this.kernel.has('dma_fq') ? 'DMA-FQ' : 'DMA';
   }
@@ -228,11 +251,11 @@ export class IommuCore {
   // ---- reserved regions and usable IOVA ----------------------------------------------------
 
   /** A device's own regions, in its driver's order. @see drivers/iommu/iommu.c:iommu_get_resv_regions */
-  deviceResvRegions(dev: PciDevice): ResvRegion[] {
+  deviceResvRegions(dev: PciDevice | PlatformDevice): ResvRegion[] {
     if (!dev.unit || !this.kernel.has('reserved_regions')) return [];
     // @note emulation: a recorded host's regions that no firmware table explains replay verbatim.
-    if (dev.spec.resvRegions)
-      return dev.spec.resvRegions.map((r) => resvRegion(r.start, r.end - r.start + 1n, 0, RESV_TYPE_BY_NAME[r.type], 'recorded'));
+    if ('config' in dev && dev.spec.resvRegions)
+      return dev.spec.resvRegions.map((r) => resvRegion(r.start, r.end - r.start + 1n, 0, RESV_TYPE_BY_NAME[r.type], `recorded: devices[].resvRegions (${r.type})`));
     return this.driver(dev.unit.driver).getResvRegions(dev, this.resvCtx);
   }
 
@@ -243,16 +266,18 @@ export class IommuCore {
    */
   groupResvRegions(group: IommuGroup): ResvRegion[] {
     const perDevice: ResvRegion[][] = [];
-    for (const d of group.devices) {
+    const labels: string[] = [];
+    for (const d of [...group.devices, ...group.platformDevices]) {
       if (!d.unit) break;
       perDevice.push(this.deviceResvRegions(d));
+      labels.push(d.bdf);
     }
-    return mergeResvRegions(perDevice, this.kernel.has('resv_merge_adjacent') ? 'v5.3' : 'v4.11');
+    return mergeResvRegions(perDevice, this.kernel.has('resv_merge_adjacent') ? 'v5.4' : 'v4.11', labels);
   }
 
   /** The IOMMU instance translating the group's devices (none for the fake no-IOMMU group). */
   groupUnit(group: IommuGroup): IommuUnit | undefined {
-    return group.devices.find((d) => d.unit)?.unit;
+    return group.devices.find((d) => d.unit)?.unit ?? group.platformDevices.find((d) => d.unit)?.unit;
   }
 
   /**

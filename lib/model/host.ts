@@ -4,7 +4,7 @@
  * small invariants; behaviour lives in lib/iommu (groups, regions), lib/drivers (binding).
  */
 import type { IovaRange } from './iova';
-import type { BarSpec, DeviceSpec, IommuDriver, IommuSpec } from '../topology/topology';
+import type { BarSpec, DeviceSpec, IommuDriver, IommuSpec, PlatformDeviceSpec } from '../topology/topology';
 
 export type DomainType = 'DMA' | 'DMA-FQ' | 'identity' | 'blocked' | 'unmanaged';
 
@@ -40,6 +40,33 @@ export interface IommuUnit {
   readonly pgsizeBitmap: bigint;
   /** `IOMMU_CAP_INTR_REMAP` / MSI isolation. */
   readonly msiIsolated: boolean;
+}
+
+/**
+ * What an IOMMU driver's get_resv_regions looks at: a PCI function or a platform device.
+ * PciDevice has all of it.
+ */
+export interface ResvDevice {
+  /** The name firmware tables use for the device: its PCI address, or a platform device's name. */
+  readonly bdf: string;
+  /** PCI class code; 0 for platform devices. */
+  readonly class: number;
+  readonly parent: ResvDevice | undefined;
+  readonly unit: IommuUnit | undefined;
+  readonly spec: { readonly startDma?: bigint | undefined; readonly endDma?: bigint | undefined };
+}
+
+/** A non-PCI device behind an IOMMU: `/sys/bus/platform/devices/<name>`. */
+export interface PlatformDevice extends ResvDevice {
+  readonly platform: PlatformDeviceSpec;
+  /** `AMDI0040:00`, `1100000.mixer` (also `bdf`, the name firmware entries reference). */
+  readonly name: string;
+  /** `/sys/devices/platform/<name>` */
+  readonly sysfsPath: string;
+  readonly parent: undefined;
+  driver: string | null;
+  group: IommuGroup | undefined;
+  groupLinkName: string | undefined;
 }
 
 export interface PciDevice {
@@ -79,6 +106,8 @@ export interface IommuGroup {
   readonly id: number;
   /** Probe order (`list_add_tail`), which is also the order regions are inserted in. */
   readonly devices: PciDevice[];
+  /** Platform (non-PCI) members; a group holds PCI functions or platform devices, not both. */
+  readonly platformDevices: PlatformDevice[];
   /** `iommu_group_set_name`; only the VFIO no-IOMMU group has one. */
   name: string | undefined;
   /** null: no default domain (`type` reads `unknown`). */

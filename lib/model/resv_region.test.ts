@@ -24,7 +24,7 @@ interface Case {
   name: string;
   /** Regions per device, inserted in this order. */
   devices: ResvRegion[][];
-  algorithm?: 'v4.11' | 'v5.3';
+  algorithm?: 'v4.11' | 'v5.4';
   expect: string;
 }
 
@@ -114,7 +114,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   test(`iommu_insert_resv_region: ${c.name}`, (t) => {
-    t.is(render(mergeResvRegions(c.devices, c.algorithm ?? 'v5.3')), c.expect);
+    t.is(render(mergeResvRegions(c.devices, c.algorithm ?? 'v5.4')), c.expect);
   });
 }
 

@@ -70,32 +70,45 @@ export const IOMMU_PRIV = 1 << 5;
 export interface ResvRegion extends IovaRange {
   readonly type: ResvType;
   readonly prot: number;
-  /** Where the region comes from, for humans (`show`, errors); never rendered in sysfs. */
-  readonly source?: string;
+  /**
+   * Where the region comes from, for humans (`show --explain`, errors); never rendered in sysfs:
+   * `<driver function>: <firmware entry or rule>`.
+   */
+  readonly source?: string | undefined;
+  /** After a group merge: every device region folded into this line, `<bdf>: <source>`, in insertion order. */
+  readonly sources?: readonly string[] | undefined;
 }
 
-export type ResvMergeAlgorithm = 'v4.11' | 'v5.3';
+export type ResvMergeAlgorithm = 'v4.11' | 'v5.4';
 
 interface Slot {
   start: bigint;
   last: bigint;
   type: ResvType;
   prot: number;
-  source?: string;
+  source?: string | undefined;
+  sources: string[];
 }
 
-const slot = (r: ResvRegion): Slot => ({ start: r.start, last: r.last, type: r.type, prot: r.prot, source: r.source });
+const slot = (r: ResvRegion, label: string | undefined): Slot => ({
+  start: r.start,
+  last: r.last,
+  type: r.type,
+  prot: r.prot,
+  source: r.source,
+  sources: [label ? `${label}: ${r.source ?? '?'}` : r.source ?? '?'],
+});
 
 /**
- * The v5.3+ insertion: sorted insert by (start, type), then one pass that folds same-type
+ * The v5.4+ insertion: sorted insert by (start, type), then one pass that folds same-type
  * regions that overlap or touch into the last kept region of that type. The end+1 test is
  * done in u64 so a region ending at 2^64-1 stops all later merges of its type (the wrap quirk).
  * @see drivers/iommu/iommu.c:iommu_insert_resv_region (commit 4dbd258ff63e)
  */
-function insertV53(list: Slot[], nr: Slot): Slot[] {
+function insertV54(list: Slot[], nr: Slot): Slot[] {
   let i = list.findIndex((it) => nr.start < it.start || (nr.start === it.start && nr.type <= it.type));
   if (i < 0) i = list.length;
-  list.splice(i, 0, { ...nr });
+  list.splice(i, 0, { ...nr, sources: [...nr.sources] });
   const stack: Slot[] = [];
   for (const it of list) {
     if (it.type !== nr.type) {
@@ -114,12 +127,13 @@ function insertV53(list: Slot[], nr: Slot): Slot[] {
       continue;
     }
     top.last = top.last > it.last ? top.last : it.last;
+    top.sources.push(...it.sources);
   }
   return stack;
 }
 
 /**
- * The v4.11–v5.2 recursive insertion: contained same-type regions are dropped and overlapping
+ * The v4.11–v5.3 recursive insertion: contained same-type regions are dropped and overlapping
  * same-type regions merge (then re-insert from the head), but touching ones stay apart, and ties
  * at equal start are not ordered by type.
  * @see drivers/iommu/iommu.c:iommu_insert_resv_region (v4.11, removed by 4dbd258ff63e)
@@ -128,12 +142,15 @@ function insertV411(list: Slot[], nr: Slot): Slot[] {
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
     if (nr.last < e.start) {
-      list.splice(i, 0, { ...nr });
+      list.splice(i, 0, { ...nr, sources: [...nr.sources] });
       return list;
     }
     if (nr.start > e.last) continue;
     if (nr.start >= e.start && nr.last <= e.last) {
-      if (nr.type === e.type) return list;
+      if (nr.type === e.type) {
+        e.sources.push(...nr.sources);
+        return list;
+      }
       continue;
     }
     if (nr.type === e.type) {
@@ -142,11 +159,12 @@ function insertV411(list: Slot[], nr: Slot): Slot[] {
         ...e,
         start: e.start < nr.start ? e.start : nr.start,
         last: e.last > nr.last ? e.last : nr.last,
+        sources: [...e.sources, ...nr.sources],
       };
       return insertV411(list, merged);
     }
   }
-  list.push({ ...nr });
+  list.push({ ...nr, sources: [...nr.sources] });
   return list;
 }
 
@@ -156,11 +174,15 @@ function insertV411(list: Slot[], nr: Slot): Slot[] {
  */
 export function mergeResvRegions(
   perDevice: readonly (readonly ResvRegion[])[],
-  algorithm: ResvMergeAlgorithm = 'v5.3',
+  algorithm: ResvMergeAlgorithm = 'v5.4',
+  /** One label per device list (its bdf), prefixed to each entry of `sources`. */
+  labels?: readonly string[],
 ): ResvRegion[] {
-  const insert = algorithm === 'v5.3' ? insertV53 : insertV411;
+  const insert = algorithm === 'v5.4' ? insertV54 : insertV411;
   let list: Slot[] = [];
-  for (const dev of perDevice) for (const r of dev) list = insert(list, slot(r));
+  perDevice.forEach((dev, i) => {
+    for (const r of dev) list = insert(list, slot(r, labels?.[i]));
+  });
   return list.map((s) => ({ ...s }));
 }
 

@@ -124,8 +124,10 @@ export function fitReservedRegions(doc: Raw, groups: readonly RecordedGroup[], c
         break;
       case 'amd-iommu':
         for (const l of extra) {
-          if (l.type === 'direct') push('ivmd', { start: hex(l.start), end: hex(l.last + 1n), devices: [any] });
-          if (l.type === 'reserved') push('ivmd', { start: hex(l.start), end: hex(l.last + 1n), devices: [any], exclusion: true });
+          if (l.type === 'direct') push('ivmd', { start: hex(l.start), length: hex(l.last - l.start + 1n), devices: [any] });
+          // Only v5.1–v5.5 print an exclusion range as reserved (later ones make it a unity map).
+          if (l.type === 'reserved' && k.has('amd_ivmd_exclusion_reserved') && !k.has('amd_ivmd_exclusion_unity'))
+            push('ivmd', { start: hex(l.start), length: hex(l.last - l.start + 1n), devices: [any], exclusion: true });
         }
         if (missing.some((l) => l.start === 0xfd00000000n && l.type === 'reserved') && k.has('amd_ht_range_ignore')) {
           const name = devOf.get(any)?.iommu;
@@ -174,6 +176,9 @@ export function fitReservedRegions(doc: Raw, groups: readonly RecordedGroup[], c
   }
   const firmware = { ...((doc.firmware as Raw | undefined) ?? {}) };
   for (const [t, list] of Object.entries(fw)) firmware[t] = [...((firmware[t] as Raw[] | undefined) ?? []), ...list];
+  // A host is ACPI or device tree: when both kinds were fitted, the DT guesses go and their
+  // groups replay verbatim below.
+  if (firmware.dtIommuAddresses && ['rmrr', 'ivmd', 'iortRmr', 'its'].some((t) => (firmware[t] as Raw[] | undefined)?.length)) delete firmware.dtIommuAddresses;
   if (Object.keys(firmware).length) doc.firmware = firmware;
 
   // Whatever the rules cannot reproduce replays verbatim: the lines on the group's first device.

@@ -16,7 +16,8 @@ for (const host of builtinHostNames()) {
   for (const kernel of ['4.11', '5.3', '6.8', 'latest']) {
     test(`${host} @ ${kernel}: every reserved_regions line matches the kernel format and order`, (t) => {
       const m = createMachine(host, { kernel });
-      t.true(groups(m).length > 0);
+      // A unit whose driver is newer than the kernel is not there: no groups at all.
+      t.is(groups(m).length > 0, m.host.units.length > 0);
       for (const g of groups(m)) {
         const text = read(m, `/sys/kernel/iommu_groups/${g}/reserved_regions`);
         t.true(text === '' || text.endsWith('\n'));
@@ -34,6 +35,30 @@ for (const host of builtinHostNames()) {
     });
   }
 }
+
+// IOMMU drivers exist from their kernel on (profile rows drv_*): before it the unit is not probed.
+const driverCases: [string, Record<string, unknown>, string, string, boolean][] = [
+  ['virtio-iommu on x86 needs ACPI VIOT (5.14)', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'x86_64', '5.13', false],
+  ['virtio-iommu on x86 with VIOT', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'x86_64', '5.14', true],
+  ['virtio-iommu on a DT arm64 guest (5.3)', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'aarch64', '5.3', true],
+  ['virtio-iommu before its driver', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'aarch64', '4.14', false],
+  ['apple-dart before 5.15', { driver: 'apple-dart' }, 'aarch64', '5.14', false],
+  ['apple-dart on 5.15', { driver: 'apple-dart' }, 'aarch64', '5.15', true],
+  ['intel-iommu on any profile', { driver: 'intel-iommu' }, 'x86_64', '4.10', true],
+];
+for (const [name, unit, arch, kernel, present] of driverCases) {
+  test(`IOMMU drivers by kernel: ${name} (${kernel}): ${present ? 'groups' : 'no unit, no groups'}`, (t) => {
+    const m = machine({ kernel, arch, iommus: [unit], devices: [nic('0000:00:02.0')] });
+    t.is(m.host.units.length, present ? 1 : 0);
+    t.is(m.fs.existsSync('/sys/bus/pci/devices/0000:00:02.0/iommu_group'), present);
+  });
+}
+
+test('a vfio-pci binding that cannot probe (no group) leaves the device unbound, not the machine unbuilt', (t) => {
+  const m = createMachine('virtio-iommu-guest', { kernel: '5.13' });
+  t.false(m.fs.existsSync('/sys/bus/pci/devices/0000:00:04.0/driver'));
+  t.is(groups(m).length, 0);
+});
 
 test('modes: reserved_regions 0444, type 0644 (0444 before 5.11), driver files 0200, dirs 0755', (t) => {
   const m = createMachine('intel-vtd-server');
@@ -196,4 +221,25 @@ test('machines are independent: a store on one leaves another untouched', (t) =>
 
 test('every kernel profile renders every built-in host', (t) => {
   for (const host of builtinHostNames()) for (const k of KERNEL_PROFILES) t.notThrows(() => createMachine(host, { kernel: k }), `${host}@${k}`);
+});
+
+// s390 joined the lazy default only with "s390/pci: Use dma-iommu layer" (profile s390_dma_fq).
+for (const [kernel, type] of [['6.6', 'DMA'], ['6.7', 'DMA-FQ']] as const) {
+  test(`s390 boot default domain on ${kernel}: ${type}`, (t) => {
+    const m = machine({ kernel, arch: 's390x', iommus: [{ driver: 's390-iommu' }], devices: [nic('0000:00:00.0')] });
+    t.is(read(m, `/sys/kernel/iommu_groups/${groupOf(m, '0000:00:00.0')}/type`), `${type}\n`);
+  });
+}
+
+test('a vendor kernel: kernel { version, features } turns on a backported row (RHEL-style 5.14 with IORT RMR)', (t) => {
+  const rmr = { iortRmr: [{ base: '0xe0000000', length: '0x10000', devices: ['0000:01:00.0'] }] };
+  const base = { arch: 'aarch64', iommus: [{ driver: 'arm-smmu-v3', base: '0x9050000' }], devices: [nic('0000:01:00.0')], firmware: rmr };
+  const vendor = machine({ ...base, kernel: { version: '5.14.0-70.el9', features: { iort_rmr: true } } });
+  const plain = machine({ ...base, kernel: '5.14.0-70.el9' });
+  const rr = (m: Machine) => read(m, `/sys/kernel/iommu_groups/${groupOf(m, '0000:01:00.0')}/reserved_regions`);
+  t.true(rr(vendor).includes('0x00000000e0000000 0x00000000e000ffff direct\n'));
+  t.false(rr(plain).includes('0x00000000e0000000'));
+  t.is(vendor.kernel.describe(), '5.14 +iort_rmr');
+  // --kernel replaces the whole kernel, features included.
+  t.false(machine({ ...base, kernel: { version: '5.14', features: { iort_rmr: true } } }, { kernel: '5.14' }).kernel.has('iort_rmr'));
 });

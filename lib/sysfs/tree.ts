@@ -158,7 +158,23 @@ export function buildSysfsTree(host: Host): SysTree {
     dir(gd);
     dir(`${gd}/devices`);
     for (const a of groupAttrs(host, g)) file(gd, a);
-    for (const d of g.devices) link(`${gd}/devices/${d.groupLinkName}`, d.sysfsPath);
+    for (const d of [...g.devices, ...g.platformDevices]) link(`${gd}/devices/${d.groupLinkName}`, d.sysfsPath);
+  }
+
+  // Platform devices: /sys/devices/platform/<name>, /sys/bus/platform/{devices,drivers}.
+  // @see drivers/base/platform.c:platform_device_add, drivers/base/bus.c:bus_add_device
+  if (host.platformDevices.length) for (const p of ['/sys/bus/platform/devices', '/sys/bus/platform/drivers']) dir(p);
+  for (const d of host.platformDevices) {
+    dir(d.sysfsPath);
+    link(`/sys/bus/platform/devices/${d.name}`, d.sysfsPath);
+    link(`${d.sysfsPath}/subsystem`, '/sys/bus/platform');
+    if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
+    if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
+    if (d.driver) {
+      dir(`/sys/bus/platform/drivers/${d.driver}`);
+      link(`${d.sysfsPath}/driver`, `/sys/bus/platform/drivers/${d.driver}`);
+      link(`/sys/bus/platform/drivers/${d.driver}/${d.name}`, d.sysfsPath);
+    }
   }
 
   for (const d of host.devices) {
@@ -181,6 +197,7 @@ export function buildSysfsTree(host: Host): SysTree {
     dir(`${u.sysfsPath}/devices`);
     link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
     for (const d of host.devices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
+    for (const d of host.platformDevices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.name}`, d.sysfsPath);
   }
 
   for (const drv of [...host.drivers.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {

@@ -9,6 +9,8 @@ import Ajv, { ErrorObject } from 'ajv';
 import * as YAML from 'yaml';
 import { parseU64 } from '../kernel/string';
 import { parseKernelVersion } from '../kernel/version';
+import { FEATURES, isFeature } from '../kernel/profile';
+import type { KernelFeatureOverrides } from '../kernel/profile';
 import schemaJson from './schema.json';
 
 export type IommuDriver =
@@ -18,7 +20,8 @@ export type IommuDriver =
   | 'arm-smmu-v3'
   | 'virtio-iommu'
   | 'apple-dart'
-  | 's390-iommu';
+  | 's390-iommu'
+  | 'sun50i-iommu';
 
 export type Arch = 'x86_64' | 'aarch64' | 's390x' | 'riscv64' | 'ppc64le';
 
@@ -32,17 +35,26 @@ export interface TopologyIssue {
   readonly message: string;
 }
 
+/** Where the format is explained; every topology error ends by pointing there. */
+export const TOPOLOGY_GUIDE = 'docs/topology.md';
+
 export class TopologyError extends Error {
   override readonly name = 'TopologyError';
   constructor(readonly issues: readonly TopologyIssue[]) {
-    super(issues.map((i) => `${i.file}: ${i.path || '(document)'}: ${i.message}`).join('\n'));
+    super(
+      issues.map((i) => `${i.file}: ${i.path || '(document)'}: ${i.message}`).join('\n') +
+        `\n(the topology format, field by field: ${TOPOLOGY_GUIDE})`,
+    );
   }
 }
 
 let validator: ReturnType<Ajv['compile']> | undefined;
 function validate(doc: unknown): ErrorObject[] {
   // Compiled once per process: a pure function of the bundled schema, not machine state.
-  validator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schemaJson);
+  validator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+    // "maxU64": a numeric string must fit in 64 bits (a regex cannot say that for decimals).
+    .addKeyword({ keyword: 'maxU64', type: 'string', schemaType: 'boolean', validate: (on: boolean, s: string) => !on || parseU64(s) !== undefined })
+    .compile(schemaJson);
   return validator(doc) ? [] : [...(validator.errors ?? [])];
 }
 
@@ -51,6 +63,14 @@ const NUMBER_FORMS: Record<string, string> = {
   id16: 'must be an integer 0..0xffff or a "0x…" string of up to 4 hex digits',
   id24: 'must be an integer 0..0xffffff or a "0x…" string of up to 6 hex digits',
   id8: 'must be an integer 0..0xff or a "0x…" string of up to 2 hex digits',
+  deviceRef: 'must be a PCI address like "0000:00:1f.0" or the name of a platformDevices[] entry',
+};
+
+/** What a string with a fixed shape looks like, by schema definition (or path). */
+const PATTERN_FORMS: Record<string, string> = {
+  bdf: 'must be a PCI address domain:bus:slot.function in lowercase hex, like "0000:00:1f.0"',
+  kernel: 'must be a kernel version like "6.8", "5.4.7", "5.5-rc3", "5.14.0-70.el9" or "latest"',
+  'kernel.version': 'must be a kernel version like "6.8", "5.4.7", "5.5-rc3", "5.14.0-70.el9" or "latest"',
 };
 
 /** `/devices/3/bdf` → `devices[3].bdf` */
@@ -77,11 +97,16 @@ function describeAjvError(e: ErrorObject): { path: string; message: string } {
       path = path ? `${path}.${String(p.missingProperty)}` : String(p.missingProperty);
       message = 'is required';
       break;
+    case 'propertyNames':
+      path = `${path}.${String(p.propertyName)}`;
+      message = 'is not a profile row (the FEATURES names of lib/kernel/profile.ts)';
+      break;
     case 'enum':
+      if (e.schemaPath.includes('/propertyNames/')) return { path: '', message: '' };
       message = `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
       break;
     case 'pattern':
-      message = `must match ${String(p.pattern)}`;
+      message = PATTERN_FORMS[/#\/definitions\/(\w+)\//.exec(e.schemaPath)?.[1] ?? ''] ?? PATTERN_FORMS[path] ?? `must match ${String(p.pattern)}`;
       break;
     default:
       message = e.message ?? e.keyword;
@@ -101,42 +126,122 @@ export function parseTopology(text: string, opts: ParseOptions = {}): Topology {
   const file = opts.file ?? '<topology>';
   const format = opts.format ?? (/\.ya?ml$/i.test(file) ? 'yaml' : /^\s*[{[]/.test(text) ? 'json' : 'yaml');
   let doc: unknown;
+  let kernelText: string | undefined;
   try {
-    if (format === 'json') doc = JSON.parse(text);
+    // Integers past 2^53 are read exactly: JSON literals become decimal strings, YAML integers
+    // come back as bigints (then a number when safe, else a decimal string).
+    if (format === 'json') doc = JSON.parse(quoteBigJsonIntegers(text));
     else {
-      const d = YAML.parseDocument(text, { prettyErrors: true, intAsBigInt: false });
+      const d = YAML.parseDocument(text, { prettyErrors: true, intAsBigInt: true });
       if (d.errors.length) {
         throw new TopologyError(
           d.errors.map((e) => ({ file, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })),
         );
       }
-      doc = d.toJS();
+      doc = unBigInt(d.toJS());
+      const k = d.get('kernel', true);
+      if (YAML.isScalar(k) && typeof k.value === 'number' && k.range) kernelText = text.slice(k.range[0], k.range[1]);
     }
   } catch (e) {
     if (e instanceof TopologyError) throw e;
     throw new TopologyError([{ file, path: '', message: `${format.toUpperCase()} syntax: ${(e as Error).message}` }]);
   }
+  if (kernelText !== undefined)
+    throw new TopologyError([{ file, path: 'kernel', message: `${kernelText} unquoted is the YAML number ${String((doc as Raw).kernel)}, not a version: write kernel: "${kernelText}"` }]);
   return topologyFromJSON(doc, file);
+}
+
+/** Wrap JSON integer literals that a double cannot hold exactly in quotes (outside strings). */
+export function quoteBigJsonIntegers(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400))!;
+      const tok = m ? m[0] : c;
+      out += m && !m[1] && !m[2] && !Number.isSafeInteger(Number(tok)) ? `"${tok}"` : tok;
+      i += tok.length;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+function unBigInt(v: unknown): unknown {
+  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (Array.isArray(v)) return v.map(unBigInt);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unBigInt(x)]));
+  return v;
+}
+
+/** Numbers a double holds only approximately (1e20, 18446744073709551615 from a JS object). */
+function inexactNumbers(v: unknown, at: string, out: { path: string; value: number }[]): void {
+  if (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) > Number.MAX_SAFE_INTEGER) out.push({ path: at, value: v });
+  else if (Array.isArray(v)) v.forEach((x, i) => inexactNumbers(x, `${at}[${i}]`, out));
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) inexactNumbers(x, /^[A-Za-z_$][\w$-]*$/.test(k) ? (at ? `${at}.${k}` : k) : `${at}[${JSON.stringify(k)}]`, out);
+}
+
+/** `/firmware/rmrr/0/base` → the value in the document. */
+function valueAt(doc: unknown, ptr: string): unknown {
+  let cur: unknown = doc;
+  for (const raw of ptr.split('/').slice(1)) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return cur;
 }
 
 /** Validate a parsed document (the memfs `fromJSON` idiom). Throws TopologyError. */
 export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
+  const inexact: { path: string; value: number }[] = [];
+  inexactNumbers(doc, '', inexact);
+  if (inexact.length)
+    throw new TopologyError(
+      inexact.map(({ path, value }) => ({ file, path, message: `${value} is past 2^53, where numbers lose digits: write it as a quoted string ("0x…" or decimal)` })),
+    );
   const errs = validate(doc);
   if (errs.length) {
     // A value that fails an anyOf (numbers written as integers or strings) gets one message that
     // says what the definition accepts, instead of one line per failed branch.
     const anyOf = new Map<string, string>();
     for (const e of errs) {
-      const def = /#\/definitions\/(\w+)\/anyOf$/.exec(e.schemaPath)?.[1];
-      if (e.keyword === 'anyOf' && def) anyOf.set(e.instancePath, NUMBER_FORMS[def] ?? 'has the wrong form');
+      // A definition compiled on its own reports its anyOf as "#/anyOf": name it by its branches.
+      const branches = errs.filter((b) => b !== e && b.instancePath === e.instancePath).map((b) => /#\/definitions\/(\w+)\//.exec(b.schemaPath)?.[1]);
+      const def = /#\/definitions\/(\w+)\/anyOf$/.exec(e.schemaPath)?.[1] ?? (branches.includes('bdf') && branches.includes('platformName') ? 'deviceRef' : undefined);
+      const value = valueAt(doc, e.instancePath);
+      if (e.keyword === 'anyOf' && def) {
+        const big = def === 'u64' && typeof value === 'string' && /^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value.replace(/_/g, ''));
+        anyOf.set(e.instancePath, big ? `${value} exceeds 64 bits (the largest u64 is 0xffffffffffffffff)` : NUMBER_FORMS[def] ?? 'has the wrong form');
+      } else if (e.keyword === 'anyOf' && e.instancePath === '/kernel' && typeof value !== 'object') {
+        anyOf.set(
+          e.instancePath,
+          typeof value === 'number'
+            ? `is the number ${value}, not a version: quote it (kernel: "${value}"; an unquoted 5.10 reads as 5.1)`
+            : PATTERN_FORMS.kernel!,
+        );
+      }
     }
+    // The object form of kernel: only its own branch's errors matter.
+    const kernelObj = typeof valueAt(doc, '/kernel') === 'object';
     const seen = new Set<string>();
     const issues: TopologyIssue[] = [];
     for (const e of errs) {
       const d = anyOf.has(e.instancePath)
         ? { path: jsonPointerToPath(e.instancePath), message: anyOf.get(e.instancePath)! }
         : describeAjvError(e);
+      if (!d.message) continue;
       if (seen.has(`${d.path}\0${d.message}`) || (e.keyword === 'anyOf' && !anyOf.has(e.instancePath))) continue;
+      if (kernelObj && e.schemaPath.startsWith('#/properties/kernel/anyOf/0')) continue;
+      if (!anyOf.has(e.instancePath) && /^\/kernel(\/version)?$/.test(e.instancePath) && anyOf.has('/kernel')) continue;
       seen.add(`${d.path}\0${d.message}`);
       issues.push({ file, ...d });
     }
@@ -205,6 +310,20 @@ export interface DeviceSpec {
   readonly config?: Uint8Array;
 }
 
+/** A non-PCI device behind an IOMMU (an ACPI device or a device-tree node). */
+export interface PlatformDeviceSpec {
+  readonly name: string;
+  readonly description?: string;
+  /** ACPI _HID (ACPI machines) or the DT compatible (device-tree machines): exactly one. */
+  readonly hid?: string;
+  readonly compatible?: string;
+  /** undefined: the first unit; null: not behind any IOMMU. */
+  readonly iommu: string | null | undefined;
+  readonly driver: string | null;
+  readonly group?: string;
+  readonly streamIds?: readonly number[];
+}
+
 export type ResvTypeName = 'direct' | 'direct-relaxable' | 'reserved' | 'msi' | 'sw-msi';
 
 export interface RecordedResvRegion {
@@ -220,7 +339,8 @@ export interface AddrRange {
 
 export interface FirmwareSpec {
   readonly rmrr: readonly { base: bigint; end: bigint; devices: readonly string[] }[];
-  readonly ivmd: readonly { start: bigint; end: bigint; devices: readonly string[]; exclusion: boolean; read: boolean; write: boolean }[];
+  /** IVMD start + length as written in the table (the kernel page-aligns both). */
+  readonly ivmd: readonly { start: bigint; length: bigint; devices: readonly string[]; exclusion: boolean; read: boolean; write: boolean }[];
   readonly iortRmr: readonly { base: bigint; length: bigint; devices: readonly string[]; remapPermitted: boolean }[];
   readonly its: readonly { base: bigint; devices?: readonly string[] }[];
   readonly dtIommuAddresses: readonly { device: string; iova: bigint; length: bigint; reg?: { start: bigint; length: bigint } }[];
@@ -253,12 +373,16 @@ export interface Kconfig {
 export interface Topology {
   readonly name: string;
   readonly description?: string;
+  /** The kernel version text ("6.8", "5.14.0-70.el9", "latest"). */
   readonly kernel: string;
+  /** A vendor kernel's backports (on) or reverts (off) against its version's profile rows. */
+  readonly kernelFeatures: KernelFeatureOverrides;
   readonly arch: Arch;
   readonly cmdline: Cmdline;
   readonly kconfig: Kconfig;
   readonly iommus: readonly IommuSpec[];
   readonly devices: readonly DeviceSpec[];
+  readonly platformDevices: readonly PlatformDeviceSpec[];
   readonly firmware: FirmwareSpec;
   /** The validated document as written, for round trips (record → replay). */
   readonly source: TopologyInput;
@@ -287,6 +411,9 @@ export function defaultUnitName(driver: IommuDriver, index: number, spec: Raw): 
       return `dart.${index}`;
     case 's390-iommu':
       return `s390-iommu.${index}`;
+    case 'sun50i-iommu':
+      // dev_name() of its DT node: <unit-address>.iommu
+      return `${big(spec.base).toString(16)}.iommu`;
   }
 }
 
@@ -314,13 +441,19 @@ function normalize(raw: RawTopology, file: string): Topology {
   const issues: TopologyIssue[] = [];
   const bad = (path: string, message: string) => issues.push({ file, path, message });
 
-  if (!parseKernelVersion(raw.kernel === 'latest' ? '0.0' : raw.kernel)) bad('kernel', 'must be a kernel version like "6.8"');
+  const kernelText: string = typeof raw.kernel === 'object' ? raw.kernel.version : raw.kernel;
+  if (!parseKernelVersion(kernelText === 'latest' ? '0.0' : kernelText)) bad('kernel', PATTERN_FORMS.kernel!);
+  const kernelFeatures: Record<string, boolean> = {};
+  for (const [f, on] of Object.entries((typeof raw.kernel === 'object' && raw.kernel.features) || {})) {
+    if (isFeature(f)) kernelFeatures[f] = on as boolean;
+    else bad(`kernel.features.${f}`, `is not a profile row (have: ${Object.keys(FEATURES).join(', ')})`);
+  }
 
   const perDriver = new Map<string, number>();
   const iommus: IommuSpec[] = (raw.iommus as Raw[]).map((u, i) => {
     const n = perDriver.get(u.driver) ?? 0;
     perDriver.set(u.driver, n + 1);
-    if ((u.driver === 'arm-smmu-v3' || u.driver === 'arm-smmu') && u.base === undefined && u.name === undefined)
+    if ((u.driver === 'arm-smmu-v3' || u.driver === 'arm-smmu' || u.driver === 'sun50i-iommu') && u.base === undefined && u.name === undefined)
       bad(`iommus[${i}].base`, `is required for ${u.driver} (it names the unit smmu…0x<base>)`);
     return {
       name: u.name ?? defaultUnitName(u.driver, n, u),
@@ -436,10 +569,24 @@ function normalize(raw: RawTopology, file: string): Topology {
     }
   });
 
+  const platformDevices: PlatformDeviceSpec[] = ((raw.platformDevices as Raw[] | undefined) ?? []).map((p, i) => {
+    const at = `platformDevices[${i}]`;
+    if (bdfs.has(p.name)) bad(`${at}.name`, `${p.name} is also a PCI device`);
+    if ((p.hid === undefined) === (p.compatible === undefined)) bad(at, 'give hid (an ACPI device) or compatible (a device-tree node), exactly one');
+    if (typeof p.iommu === 'string' && !unitNames.has(p.iommu))
+      bad(`${at}.iommu`, `no IOMMU unit named ${JSON.stringify(p.iommu)} (have: ${[...unitNames].join(', ') || 'none'})`);
+    return { name: p.name, description: p.description, hid: p.hid, compatible: p.compatible, iommu: p.iommu, driver: p.driver ?? null, group: p.group, streamIds: p.streamIds };
+  });
+  const platNames = new Map<string, number>();
+  platformDevices.forEach((p, i) => {
+    if (platNames.has(p.name)) bad(`platformDevices[${i}].name`, `duplicate platform device ${p.name} (first at platformDevices[${platNames.get(p.name)}])`);
+    else platNames.set(p.name, i);
+  });
+
   const fw: Raw = raw.firmware ?? {};
   const checkDevs = (path: string, list: string[] | undefined) =>
     list?.forEach((b, j) => {
-      if (!bdfs.has(b)) bad(`${path}[${j}]`, `no device ${b} in devices[]`);
+      if (!bdfs.has(b) && !platNames.has(b)) bad(`${path}[${j}]`, `no device ${b} in devices[] or platformDevices[]`);
     });
   const firmware: FirmwareSpec = {
     rmrr: (fw.rmrr ?? []).map((r: Raw, i: number) => {
@@ -449,8 +596,11 @@ function normalize(raw: RawTopology, file: string): Topology {
     }),
     ivmd: (fw.ivmd ?? []).map((r: Raw, i: number) => {
       checkDevs(`firmware.ivmd[${i}].devices`, r.devices);
-      checkRange(`firmware.ivmd[${i}].end`, big(r.start), big(r.end), false);
-      return { start: big(r.start), end: big(r.end), devices: r.devices, exclusion: r.exclusion ?? false, read: r.read ?? true, write: r.write ?? true };
+      if ((r.end === undefined) === (r.length === undefined)) bad(`firmware.ivmd[${i}].length`, 'give length (IVMD range length), or the older exclusive end — exactly one');
+      if (r.end !== undefined) checkRange(`firmware.ivmd[${i}].end`, big(r.start), big(r.end), false);
+      const length = r.length !== undefined ? big(r.length) : big(r.end) - big(r.start);
+      if (r.length !== undefined && length === 0n) bad(`firmware.ivmd[${i}].length`, 'must be > 0');
+      return { start: big(r.start), length, devices: r.devices, exclusion: r.exclusion ?? false, read: r.read ?? true, write: r.write ?? true };
     }),
     iortRmr: (fw.iortRmr ?? []).map((r: Raw, i: number) => {
       checkDevs(`firmware.iortRmr[${i}].devices`, r.devices);
@@ -477,11 +627,23 @@ function normalize(raw: RawTopology, file: string): Topology {
     }),
   };
 
+  // A machine boots with ACPI or with a device tree, never both: ACPI tables (DMAR, IVRS, IORT)
+  // and DT iommu-addresses cannot describe one host.
+  const acpi = (['rmrr', 'ivmd', 'iortRmr', 'its'] as const).filter((k) => firmware[k].length).map((k) => `firmware.${k}`);
+  const hidAt = platformDevices.findIndex((p) => p.hid !== undefined);
+  const compatAt = platformDevices.findIndex((p) => p.compatible !== undefined);
+  if (hidAt >= 0) acpi.push(`platformDevices[${hidAt}].hid`);
+  if (acpi.length && firmware.dtIommuAddresses.length)
+    bad('firmware.dtIommuAddresses', `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
+  else if (acpi.length && compatAt >= 0)
+    bad(`platformDevices[${compatAt}].compatible`, `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
+
   if (issues.length) throw new TopologyError(issues);
   return {
     name: raw.name,
     description: raw.description,
-    kernel: raw.kernel,
+    kernel: kernelText,
+    kernelFeatures,
     arch: raw.arch,
     cmdline: raw.cmdline ?? {},
     kconfig: {
@@ -494,6 +656,7 @@ function normalize(raw: RawTopology, file: string): Topology {
     },
     iommus,
     devices,
+    platformDevices,
     firmware,
     source: raw,
   };

@@ -46,6 +46,12 @@ const kernelCases = [
   on('latest', ['BIND_IOMMUFD: FLAG_TOKEN on a device that is neither PF nor VF', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
   on('latest', ['BIND_IOMMUFD: non-zero bytes past the struct', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, {}, [0, 0, 0, 1])), 'E2BIG']),
   on('latest', ['BIND_IOMMUFD: zero bytes past the struct', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { iommufd: fd }, [0, 0, 0, 0])), 'EBADFD']),
+  // 86624ba3b522 (v6.17) read the struct with ksize = minsz; 2f03f21fe751 (v6.19) fixed it
+  on('6.17', ['BIND_IOMMUFD 6.17: FLAG_TOKEN with a token pointer in a full struct is E2BIG (ksize was minsz)', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'E2BIG']),
+  on('6.18', ['BIND_IOMMUFD 6.18: FLAG_TOKEN with a token pointer in a full struct is E2BIG (ksize was minsz)', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'E2BIG']),
+  on('6.18', ['BIND_IOMMUFD 6.18: a zero token pointer passes the copy, then the token read faults', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: 0n }, [])), 'EFAULT']),
+  on('6.18.3', ['BIND_IOMMUFD 6.18.3: the fix is in stable: the token pointer is read (neither PF nor VF)', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
+  on('6.19', ['BIND_IOMMUFD 6.19: the token pointer is read (neither PF nor VF)', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
   on('6.16', ['BIND_IOMMUFD before the token patch: FLAG_TOKEN is an unknown flag', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { flags: TOKEN, token_uuid_ptr: m.mem.alloc(16) }, [])), 'EINVAL']),
   on('6.16', ['BIND_IOMMUFD before the token patch: the tail is not read', (m, fd) => m.sys.ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, withTail(m, { iommufd: fd, token_uuid_ptr: 1n }, [0, 0, 0, 1])), 'EBADFD']),
 ];

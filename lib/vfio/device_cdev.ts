@@ -37,7 +37,10 @@ export function vfioDfIoctlBindIommufd(st: VfioState, pdev: PciDevice, fromGroup
   if (token) {
     const userSize = getUser(mem, u32, arg);
     if (userSize < offsetofend(vfio_device_bind_iommufd, 'out_devid')) throw kerr('EINVAL');
-    bind = copyStructFromUser(mem, vfio_device_bind_iommufd, arg, userSize);
+    // v6.17–v6.18 passed minsz as the kernel size, so any non-zero byte past out_devid (the
+    // token pointer) is E2BIG there. @see 2f03f21fe751 (the fix)
+    const ksize = st.kernel.has('vfio_bind_minsz_copy') ? offsetofend(vfio_device_bind_iommufd, 'out_devid') : undefined;
+    bind = copyStructFromUser(mem, vfio_device_bind_iommufd, arg, userSize, ksize);
     if (bind.iommufd < 0 || bind.flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN) throw kerr('EINVAL');
   } else {
     bind = vfioArgszFromUser(mem, vfio_device_bind_iommufd, arg, 'out_devid').value;

@@ -33,7 +33,8 @@ import {
   vfio_iommu_type1_info,
 } from '../uapi';
 import { DmaTree } from './dma_tree';
-import { Type1Fixture, mapRaw, rcCode, type1Fixture, unmapRaw } from '../testing/vfio';
+import { O_RDWR } from '../uapi/fcntl';
+import { Type1Fixture, bindVfioPci, mapRaw, rcCode, setContainerRaw, type1Fixture, unmapRaw, vfioGroupOf } from '../testing/vfio';
 import { vfioIommuAperResize, vfioIommuResvExclude } from './vfio_iommu_type1';
 
 const MiB = 1n << 20n;
@@ -308,6 +309,15 @@ test('GET_INFO: no capabilities before v5.4; dma_avail counts down', (t) => {
   t.is(new DataView(r.raw.buffer).getUint32(avail.offset + 8, true), 65534);
 });
 
+// 7d6e1329652e (v5.10) and its 5.4.y backport ([PATCH 5.4 02/62], 5.4.90), which adds the cap
+// after the IOVA ranges instead of before them.
+for (const [kernel, ids] of [['5.4.89', [1]], ['5.4.90', [1, 3]], ['5.9', [2, 1]], ['5.10', [2, 3, 1]]] as const) {
+  test(`GET_INFO capability chain on ${kernel}: ids ${ids.join(', ')}`, (t) => {
+    const r = getInfo(type1Fixture('intel-vtd-server', { kernel }), 512);
+    t.deepEqual(walkCapChain(r.raw, 24).caps.map((c) => c.id), [...ids]);
+  });
+}
+
 // ---- CHECK_EXTENSION / other container ioctls after SET_IOMMU -------------------------------
 
 test('CHECK_EXTENSION after SET_IOMMU: exactly 1 for what type1 supports', (t) => {
@@ -446,3 +456,16 @@ test('DmaTree: agrees with a sorted array under random inserts/removes and stays
     t.is(tree.firstOverlapping(probe, probe + 0x7fffn), first);
   }
 });
+
+// The attach check on invalidated vaddrs came with "exclude mdevs from VFIO_UPDATE_VADDR" (v6.3).
+for (const [kernel, code] of [['6.2', 0], ['6.3', 'EBUSY'], ['latest', 'EBUSY']] as const) {
+  test(`attach while vaddrs are invalidated [${kernel}] → ${code || 'attached'}`, (t) => {
+    const f = type1Fixture('intel-vtd-server', { kernel });
+    t.is(bindVfioPci(f.m, '0000:00:14.0'), 12);
+    t.is(mapRaw(f.m, f.cfd, { iova: MiB, size: MiB, vaddr: f.ram }), 0);
+    t.deepEqual(unmapRaw(f.m, f.cfd, { iova: MiB, size: MiB, flags: VFIO_DMA_UNMAP_FLAG_VADDR }), { rc: 0, size: MiB });
+    const g2 = vfioGroupOf(f.m, '0000:00:14.0');
+    const gfd2 = f.m.sys.open(`/dev/vfio/${g2.id}`, O_RDWR);
+    t.is(rcCode(setContainerRaw(f.m, gfd2, f.cfd)), code);
+  });
+}

@@ -246,7 +246,9 @@ export function vfioIommuType1AttachGroup(iommu: VfioIommu, group: VfioGroup): v
   const st = iommu.st;
   const core = st.k.host.iommu;
   const ig = group.iommuGroup;
-  if (iommu.vaddrInvalidCount) throw kerr('EBUSY');
+  // Added with the mdev exclusion of VFIO_UPDATE_VADDR (v6.3): a new group could not see the
+  // invalidated vaddrs; older kernels attach anyway.
+  if (st.kernel.has('vfio_update_vaddr_needs_iommu') && iommu.vaddrInvalidCount) throw kerr('EBUSY');
   if (iommu.hasGroup(ig)) throw kerr('EINVAL');
   const unit = core.groupUnit(ig);
   if (!unit) throw kerr('ENODEV');
@@ -562,12 +564,15 @@ function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint, current: Task): nu
       }),
     );
   }
-  if (kernel.has('vfio_dma_avail_cap')) {
+  const dmaAvail = () =>
     vfioInfoAddCapability(
       caps,
       encode(vfio_iommu_type1_info_dma_avail, { header: { id: VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version: 1 }, avail: iommu.dmaAvail }),
     );
-  }
+  // Mainline (v5.10, beside the v5.8 migration cap) adds DMA_AVAIL before the IOVA ranges; the
+  // 5.4.y backport (5.4.90) calls it after vfio_iommu_iova_build_caps.
+  const backportOrder = !kernel.has('vfio_migration_cap');
+  if (kernel.has('vfio_dma_avail_cap') && !backportOrder) dmaAvail();
   if (iommu.iovaList.length) {
     vfioInfoAddCapability(
       caps,
@@ -578,6 +583,7 @@ function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint, current: Task): nu
       }),
     );
   }
+  if (kernel.has('vfio_dma_avail_cap') && backportOrder) dmaAvail();
   if (caps.size) {
     out.flags |= VFIO_IOMMU_INFO_CAPS;
     if (info.argsz < sizeofInfo + caps.size) out.argsz = sizeofInfo + caps.size;

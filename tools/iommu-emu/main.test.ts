@@ -26,8 +26,46 @@ test('show --json is the same data, machine-readable', async (t) => {
   const j = JSON.parse(r.out);
   t.is(j.host, 'arm64-msi-bypass');
   const g = j.groups.find((x: { devices: { bdf: string }[] }) => x.devices.some((d) => d.bdf === '0000:02:00.0'));
-  t.deepEqual(g.reserved_regions.map((x: { type: string }) => x.type), ['msi', 'reserved', 'msi', 'reserved']);
+  t.deepEqual(g.reserved_regions.map((x: { type: string }) => x.type), ['msi', 'direct-relaxable', 'msi']);
   t.true(g.vfio === false || g.vfio === true);
+});
+
+for (const host of ['intel-vtd-server', 'amd-epyc', 'arm64-smmuv3', 'arm64-msi-bypass', 'virtio-iommu-guest']) {
+  test(`show --explain on ${host}: every reserved line is followed by its sources; --json has them as source`, async (t) => {
+    const r = await run('show', '--host', host, '--explain');
+    t.is(r.code, 0);
+    const lines = r.out.split('\n');
+    const reserved = lines.flatMap((l, i) => (l.startsWith('  reserved 0x') ? [i] : []));
+    t.true(reserved.length > 0);
+    for (const i of reserved) t.regex(lines[i + 1]!, /^ {11}(<- \d{4}:\S+: \w+: |merged from \d+ regions:)/, lines[i]);
+    const j = JSON.parse((await run('show', '--host', host, '--json')).out);
+    for (const g of j.groups) for (const x of g.reserved_regions) t.true(x.source.length > 0 && !x.source[0].startsWith('(unexplained'), `${host} ${x.start}`);
+  });
+}
+
+test('show names the firmware entries the chosen kernel ignores, with the profile row (text and --json)', async (t) => {
+  const r = await run('show', '--host', 'arm64-msi-bypass', '--kernel', '5.15');
+  t.regex(r.out, /not reported by kernel 5\.15:\n {2}firmware\.iortRmr\[0\]: not read by 5\.15: profile row iort_rmr .* is from 6\.0/);
+  const j = JSON.parse((await run('show', '--host', 'arm64-msi-bypass', '--kernel', '5.15', '--json')).out);
+  t.like(j.ignored[0], { entry: 'firmware.iortRmr[0]', row: 'iort_rmr' });
+  t.regex(j.ignored[0].evidence, /iort_get_rmrs/);
+});
+
+test('show lists platform devices in their groups (text and --json)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-show-'));
+  try {
+    const file = path.join(dir, 'amd.yaml');
+    fs.writeFileSync(file, [
+      'name: amd-acpi', 'kernel: "6.8"', 'arch: x86_64', 'iommus: [{ driver: amd-iommu }]', 'devices: []',
+      'platformDevices:', '  - { name: "AMDI0040:00", hid: AMDI0040, driver: sdhci-acpi, description: eMMC controller }', '',
+    ].join('\n'));
+    const r = await run('show', '--host', file);
+    t.regex(r.out, /group 0 .*\n {2}AMDI0040:00 {2}platform device {2}driver sdhci-acpi +eMMC controller\n {2}reserved 0x00000000fee00000/);
+    const j = JSON.parse((await run('show', '--host', file, '--json')).out);
+    t.like(j.groups[0].devices[0], { bdf: 'AMDI0040:00', bus: 'platform', driver: 'sdhci-acpi', iommu: 'ivhd0' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('show --kernel runs the host under another kernel profile', async (t) => {
@@ -56,7 +94,9 @@ test('hosts lists the built-in hosts and marks the default', async (t) => {
 });
 
 test('export writes a tree; a second export into it is refused', async (t) => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'x');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const dir = path.join(tmp, 'x');
   t.is((await run('export', dir, '--host', 'virtio-iommu-guest')).code, 0);
   t.true(fs.existsSync(path.join(dir, 'sys/kernel/iommu_groups/0/reserved_regions')));
   const again = await run('export', dir);
@@ -85,7 +125,9 @@ for (const [argv, msg] of bad) {
 }
 
 test('a bad topology file reports every problem with its path', async (t) => {
-  const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-')), 'h.yaml');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-cli-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const f = path.join(tmp, 'h.yaml');
   fs.writeFileSync(f, 'name: h\nkernel: "6.8"\narch: x86_64\niommus: [{ driver: intel }]\ndevices:\n  - { bdf: "0000:00:03.0", vendor: 0x8086, device: 0x1572, class: 0x020000, parent: "0000:00:01.0" }\n');
   const r = await run('show', '--host', f);
   t.is(r.code, 2);

@@ -3,7 +3,7 @@
  * The CLI's one error boundary: owns the exit code. Usage and input errors print one clear line
  * per problem and exit 2; kernel errors exit 1; anything else is a bug.
  */
-import { ExportError, TopologyError, isKernelError } from '../../lib/index';
+import { ExportError, TOPOLOGY_GUIDE, TopologyError, isKernelError } from '../../lib/index';
 import { parse } from './command';
 import { COMMANDS } from './commands';
 import { ExitError, UsageError } from './errors';
@@ -44,6 +44,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     }
     if (e instanceof TopologyError) {
       for (const i of e.issues) io.stderr(`iommu-emu: ${i.file}: ${i.path || '(document)'}: ${i.message}\n`);
+      io.stderr(`iommu-emu: the topology format, field by field: ${TOPOLOGY_GUIDE}\n`);
       return 2;
     }
     if (e instanceof ExportError) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import { DEFAULT_HOST, Machine } from '../../../lib/index';
+import { DEFAULT_HOST, FEATURES, Machine, explainGroupResvRegions, ignoredFirmware } from '../../../lib/index';
 import { Command, flag, hostOptions, machineFrom, str } from '../command';
 import { agentOptions, withAgent } from '../agent';
 import type { GroupEntry } from '../../../lib/index';
@@ -8,9 +8,20 @@ export interface ShownRegion {
   readonly start: string;
   readonly end: string;
   readonly type: string;
+  /** The device regions this line was built from (`<bdf>: <driver function>: <entry>`); several: merged. */
+  readonly source: readonly string[];
+}
+export interface ShownIgnored {
+  readonly entry: string;
+  readonly why: string;
+  readonly row?: string;
+  /** The row's evidence (commit, release). */
+  readonly evidence?: string;
 }
 export interface ShownDevice {
+  /** The PCI address, or a platform device's name. */
   readonly bdf: string;
+  readonly bus: 'pci' | 'platform';
   readonly vendor: string;
   readonly device: string;
   readonly class: string;
@@ -34,6 +45,8 @@ export interface ShowResult {
   readonly groups: ShownGroup[];
   /** Devices no IOMMU translates (no group). */
   readonly ungrouped: ShownDevice[];
+  /** Firmware entries and IOMMU units this kernel does not report, and why. */
+  readonly ignored: ShownIgnored[];
 }
 
 const G = '/sys/kernel/iommu_groups';
@@ -43,6 +56,20 @@ export function showMachine(m: Machine): ShowResult {
   const read = (p: string) => String(m.fs.readFileSync(p, 'utf8'));
   const exists = (p: string) => m.fs.existsSync(p);
   const device = (bdf: string): ShownDevice => {
+    if (!exists(`/sys/bus/pci/devices/${bdf}`) && exists(`/sys/bus/platform/devices/${bdf}`)) {
+      const p = `/sys/bus/platform/devices/${bdf}`;
+      const spec = m.topology.platformDevices.find((x) => x.name === bdf);
+      return {
+        bdf,
+        bus: 'platform',
+        vendor: '',
+        device: '',
+        class: '',
+        driver: exists(`${p}/driver`) ? String(m.fs.readlinkSync(`${p}/driver`)).split('/').pop()! : null,
+        iommu: exists(`${p}/iommu`) ? String(m.fs.readlinkSync(`${p}/iommu`)).split('/').pop()! : null,
+        ...(spec?.description || spec?.hid || spec?.compatible ? { name: spec.description ?? spec.hid ?? spec.compatible } : {}),
+      };
+    }
     const d = `/sys/bus/pci/devices/${bdf}`;
     const drv = exists(`${d}/driver`) ? String(m.fs.readlinkSync(`${d}/driver`)).split('/').pop()! : null;
     // An AMD IOMMU's own PCI function has an iommu/ directory (its unit), not a link.
@@ -50,6 +77,7 @@ export function showMachine(m: Machine): ShowResult {
     const spec = m.topology.devices.find((x) => x.bdf === bdf);
     return {
       bdf,
+      bus: 'pci',
       vendor: read(`${d}/vendor`).trim(),
       device: read(`${d}/device`).trim(),
       class: read(`${d}/class`).trim(),
@@ -65,6 +93,8 @@ export function showMachine(m: Machine): ShowResult {
     const devs = (m.fs.readdirSync(`${gd}/devices`) as string[]).map((l) => String(m.fs.realpathSync(`${gd}/devices/${l}`)).split('/').pop()!);
     devs.forEach((b) => grouped.add(b));
     const rr = exists(`${gd}/reserved_regions`) ? read(`${gd}/reserved_regions`) : '';
+    const group = m.host.findGroup(id);
+    const explained = group ? explainGroupResvRegions(m.host, group) : [];
     return {
       id,
       type: exists(`${gd}/type`) ? read(`${gd}/type`).trim() : null,
@@ -73,9 +103,11 @@ export function showMachine(m: Machine): ShowResult {
       reserved_regions: rr
         .split('\n')
         .filter(Boolean)
-        .map((l) => {
+        .map((l, i) => {
           const [start, end, type] = l.split(' ');
-          return { start: start!, end: end!, type: type! };
+          // The bookkeeping must describe the very line sysfs printed; anything else is a bug.
+          const e = explained[i];
+          return { start: start!, end: end!, type: type!, source: e && e.line === l ? e.sources : ['(unexplained: the emulator\'s record and sysfs disagree)'] };
         }),
       vfio: exists(`/dev/vfio/${id}`) || exists(`/dev/vfio/noiommu-${id}`),
     };
@@ -88,25 +120,41 @@ export function showMachine(m: Machine): ShowResult {
     iommus: m.host.units.map((u) => ({ name: u.name, driver: u.driver })),
     groups,
     ungrouped: all.filter((b) => !grouped.has(b)).map(device),
+    ignored: ignoredFirmware(m.host).map((x) => ({ ...x, ...(x.row ? { evidence: FEATURES[x.row].source } : {}) })),
   };
 }
 
-export function formatShow(r: ShowResult): string {
+export function formatShow(r: ShowResult, explain = false): string {
   const lines: string[] = [];
   lines.push(`host ${r.host}  kernel ${r.kernel}  arch ${r.arch}  iommu ${r.iommus.map((u) => `${u.name} (${u.driver})`).join(', ') || 'none'}`);
   lines.push('');
   const dev = (d: ShownDevice) =>
-    `  ${d.bdf}  ${d.vendor.slice(2)}:${d.device.slice(2)}  class ${d.class.slice(2)}  driver ${(d.driver ?? '-').padEnd(12)}${d.name ? `  ${d.name}` : ''}`;
+    d.bus === 'platform'
+      ? `  ${d.bdf}  platform device  driver ${(d.driver ?? '-').padEnd(12)}${d.name ? `  ${d.name}` : ''}`
+      : `  ${d.bdf}  ${d.vendor.slice(2)}:${d.device.slice(2)}  class ${d.class.slice(2)}  driver ${(d.driver ?? '-').padEnd(12)}${d.name ? `  ${d.name}` : ''}`;
   for (const g of r.groups) {
     lines.push(`group ${g.id}  type ${g.type ?? '-'}${g.name ? `  name ${g.name}` : ''}${g.vfio ? `  /dev/vfio/${g.name === 'vfio-noiommu' ? 'noiommu-' : ''}${g.id}` : ''}`);
     for (const d of g.devices) lines.push(dev(d));
     if (!g.reserved_regions.length) lines.push('  reserved_regions: (empty)');
-    for (const x of g.reserved_regions) lines.push(`  reserved ${x.start} ${x.end} ${x.type}`);
+    for (const x of g.reserved_regions) {
+      lines.push(`  reserved ${x.start} ${x.end} ${x.type}`);
+      if (!explain) continue;
+      if (x.source.length > 1) lines.push(`           merged from ${x.source.length} regions:`);
+      for (const s of x.source) lines.push(`           <- ${s}`);
+    }
     lines.push('');
   }
   if (r.ungrouped.length) {
     lines.push('not translated by an IOMMU (no group):');
     for (const d of r.ungrouped) lines.push(dev(d));
+    lines.push('');
+  }
+  if (r.ignored.length) {
+    lines.push(`not reported by kernel ${r.kernel}:`);
+    for (const x of r.ignored) {
+      lines.push(`  ${x.entry}: ${x.why}`);
+      if (explain && x.evidence) lines.push(`      evidence: ${x.evidence}`);
+    }
     lines.push('');
   }
   return lines.join('\n');
@@ -128,8 +176,8 @@ export function formatAgentGroups(machine: string, groups: readonly GroupEntry[]
 
 export const showCommand: Command = {
   summary: 'show groups, devices, drivers and reserved regions of a host',
-  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json] [--agent URL [--machine ID] [--token T]]',
-  options: { ...hostOptions, json: { type: 'boolean' }, ...agentOptions },
+  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json] [--explain] [--agent URL [--machine ID] [--token T]]',
+  options: { ...hostOptions, json: { type: 'boolean' }, explain: { type: 'boolean' }, ...agentOptions },
   async run(args, io) {
     if (str(args, 'agent') !== undefined) {
       const [id, groups] = await withAgent(args, io, async (c, id) => [id, await c.groups(id)] as const);
@@ -137,6 +185,6 @@ export const showCommand: Command = {
       return;
     }
     const r = showMachine(machineFrom(args, DEFAULT_HOST));
-    io.stdout(flag(args, 'json') ? `${JSON.stringify(r, null, 2)}\n` : formatShow(r));
+    io.stdout(flag(args, 'json') ? `${JSON.stringify(r, null, 2)}\n` : formatShow(r, flag(args, 'explain')));
   },
 };
