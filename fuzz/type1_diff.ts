@@ -270,16 +270,16 @@ const unmapArb = fc
   )
   .map(([a, f, i, z, b]) => new UnmapCmd(a, f, i, z, (f & 1) || (b && a >= 48) ? (b ?? undefined) : undefined));
 
-export const commandsArb = (maxCommands: number): fc.Arbitrary<Iterable<fc.Command<DiffState, DiffState>>> =>
+export const commandsArb = (maxCommands: number, replayPath?: string): fc.Arbitrary<Iterable<fc.Command<DiffState, DiffState>>> =>
   fc.commands(
     // fc.commands picks uniformly among these: four maps, one memlock map, two unmaps, one UNMAP_ALL.
     [mapArb, mapArb, mapArb, mapArb, memlockArb, unmapArb, unmapArb, fc.constant(new UnmapCmd(24, 2, { raw: 0n }, { raw: 0n }, undefined))],
-    { maxCommands, size: 'max' },
+    { maxCommands, size: 'max', ...(replayPath ? { replayPath } : {}) },
   );
 
 /** One property: a scenario and a command sequence; throws FuzzFailure on a divergence. */
-export const diffProperty = (maxCommands: number) =>
-  fc.property(scenarioArb, commandsArb(maxCommands), (sc, cmds) => {
+export const diffProperty = (maxCommands: number, replayPath?: string) =>
+  fc.property(scenarioArb, commandsArb(maxCommands, replayPath), (sc, cmds) => {
     const s = setupDiff(sc);
     fc.modelRun(() => ({ model: s, real: s }), cmds);
   });
