@@ -5,7 +5,10 @@
  */
 export { Machine, createMachine } from './machine';
 export type { MachineOptions, ModuleParams } from './machine';
-export { DEFAULT_HOST, builtinHostNames, builtinHostPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
+export { DEFAULT_HOST, MAX_TOPOLOGY_BYTES, builtinHostNames, builtinHostPath, isTopologyPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
+export type { LoadOptions } from './hosts';
+export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
+export type { ByteLimit, ConfinedFs } from './hostfs';
 export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
 export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
@@ -28,6 +31,7 @@ export type { RawSys } from './user/sys';
 export { EXPORT_METADATA_FILE, ExportError, exportTree, walkEmulated } from './export/export';
 export type { ExportOptions, ExportResult, TreeEntry } from './export/export';
 export {
+  DEFAULT_LIMITS as RECORD_DEFAULT_LIMITS,
   RecordError,
   SysSource,
   compareWithSource,

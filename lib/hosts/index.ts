@@ -2,6 +2,7 @@
 /** Built-in hosts: topology files shipped beside this module, which users can copy and edit. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ByteLimit, HostFsError, readRegularTextFile } from '../hostfs';
 import { Topology, TopologyError, parseTopology } from '../topology/topology';
 
 export const DEFAULT_HOST = 'intel-vtd-server';
@@ -29,19 +30,38 @@ export function loadBuiltinHost(name: string): Topology {
   return parseTopology(fs.readFileSync(p, 'utf8'), { file: p });
 }
 
-/** Read a topology file (JSON or YAML, by extension or content). Errors name the file. */
-export function loadTopologyFile(file: string): Topology {
+/**
+ * The largest topology file read (8 MiB; a recorded host with its config spaces, trailing zeros
+ * trimmed, takes about 2 KiB per device). Parsing YAML costs some 35 times the text in memory,
+ * so the cap bounds memory too.
+ */
+export const MAX_TOPOLOGY_BYTES = 8 << 20;
+
+export interface LoadOptions {
+  /** Size cap (default MAX_TOPOLOGY_BYTES) and how the caller's user raises it. */
+  readonly limit?: Partial<ByteLimit>;
+}
+
+/**
+ * Read a topology file (JSON or YAML, by extension or content). Only a regular file is read (a
+ * FIFO or a device is refused, never waited on) and at most `limit` bytes. Errors name the file.
+ */
+export function loadTopologyFile(file: string, opts: LoadOptions = {}): Topology {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularTextFile(file, { maxBytes: MAX_TOPOLOGY_BYTES, raise: 'loadTopologyFile(file, { limit: { maxBytes } })', ...opts.limit, what: 'topology file' });
   } catch (e) {
-    throw new TopologyError([{ file, path: '', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+    if (e instanceof HostFsError) throw new TopologyError([{ file, path: '', message: e.reason }]);
+    throw e;
   }
   return parseTopology(text, { file });
 }
 
 /** A built-in name, or a path to a topology file (anything with a '/' or a .json/.yaml/.yml ending). */
-export function resolveHost(nameOrFile: string): Topology {
-  if (/[/\\]/.test(nameOrFile) || /\.(json|ya?ml)$/i.test(nameOrFile)) return loadTopologyFile(nameOrFile);
+export function resolveHost(nameOrFile: string, opts: LoadOptions = {}): Topology {
+  if (isTopologyPath(nameOrFile)) return loadTopologyFile(nameOrFile, opts);
   return loadBuiltinHost(nameOrFile);
 }
+
+/** Whether resolveHost takes `nameOrFile` for a file rather than a built-in name. */
+export const isTopologyPath = (nameOrFile: string): boolean => /[/\\]/.test(nameOrFile) || /\.(json|ya?ml)$/i.test(nameOrFile);

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** A recorded topology as text, in the built-in hosts' style: one flow map per device. */
-import * as nodeFs from 'node:fs';
-import * as path from 'node:path';
 import * as YAML from 'yaml';
 
 export function formatTopology(doc: Record<string, unknown>, format: 'yaml' | 'json', header: readonly string[] = []): string {
@@ -15,17 +13,4 @@ export function formatTopology(doc: Record<string, unknown>, format: 'yaml' | 'j
   if (header.length) d.commentBefore = header.map((l) => ` ${l}`).join('\n');
   // Quoted: a YAML 1.1 reader would take 0000:00:00.2 for a sexagesimal number.
   return d.toString({ lineWidth: 0, flowCollectionPadding: true, defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' });
-}
-
-/** Write `file` whole or not at all: a temporary sibling renamed into place. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.iommu-emu-${process.pid}-${Date.now()}`);
-  try {
-    nodeFs.writeFileSync(tmp, data, { mode: 0o644, flag: 'wx' });
-    nodeFs.renameSync(tmp, file);
-  } catch (e) {
-    nodeFs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }

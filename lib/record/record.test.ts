@@ -184,9 +184,10 @@ test('bounded: file, byte and time limits stop the recording with a clear error'
   const base = tmp();
   exportTree(createMachine('intel-vtd-server'), path.join(base, 'x'));
   const sys = path.join(base, 'x', 'sys');
-  t.throws(() => recordSys(dirSource(sys, sys, { maxFiles: 10 })), { instanceOf: RecordError, message: /more than 10 files read \(limit\)/ });
-  t.throws(() => recordSys(dirSource(sys, sys, { maxBytes: 2000 })), { instanceOf: RecordError, message: /more than 2000 bytes read \(limit\)/ });
-  t.throws(() => recordSys(dirSource(sys, sys, { maxFileBytes: 100 })), { instanceOf: RecordError, message: /larger than 100 bytes/ });
+  t.throws(() => recordSys(dirSource(sys, sys, { maxFiles: 10 })), { instanceOf: RecordError, message: /more than 10 files read \(limit: 10 files; raise it with limits\.maxFiles\)/ });
+  t.throws(() => recordSys(dirSource(sys, sys, { maxBytes: 2000 })), { instanceOf: RecordError, message: /more than 2000 bytes read in total \(limit: 2000 bytes; raise it with limits\.maxBytes\)/ });
+  t.throws(() => recordSys(dirSource(sys, sys, { maxFileBytes: 100 })), { instanceOf: RecordError, message: /larger than 100 bytes, the attribute size limit \(limit: 100 bytes; raise it with limits\.maxFileBytes\)/ });
+  t.throws(() => recordSys(dirSource(sys, sys, { maxFileBytes: 100, raise: { maxFileBytes: 'X=N' } })), { instanceOf: RecordError, message: /raise it with X=N\)/ });
   t.throws(() => recordSys(dirSource(sys, sys, { maxMillis: -1 })), { instanceOf: RecordError, message: /longer than -1 ms/ });
   fs.rmSync(base, { recursive: true, force: true });
 });

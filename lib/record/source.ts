@@ -6,6 +6,7 @@
  */
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
+import { describeFileType, formatBytes, verifyOpenedAt } from '../hostfs';
 
 export class RecordError extends Error {
   override readonly name = 'RecordError';
@@ -22,6 +23,8 @@ export interface Limits {
   readonly maxFileBytes: number;
   /** Wall-clock budget in ms (default 60 s). */
   readonly maxMillis: number;
+  /** How the caller's user raises each limit (completes "raise it with …"). */
+  readonly raise?: Partial<Record<'maxFiles' | 'maxBytes' | 'maxFileBytes' | 'maxMillis', string>>;
 }
 
 export const DEFAULT_LIMITS: Limits = { maxFiles: 100_000, maxBytes: 64 << 20, maxFileBytes: 1 << 20, maxMillis: 60_000 };
@@ -55,9 +58,14 @@ export class SysSource {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
+  /** `(limit: 1 MiB; raise it with …)` */
+  private limit(k: 'maxFiles' | 'maxBytes' | 'maxFileBytes' | 'maxMillis', shown: string): string {
+    return `(limit: ${shown}; raise it with ${this.limits.raise?.[k] ?? `limits.${k}`})`;
+  }
+
   private tick(): void {
     if (Date.now() - this.started > this.limits.maxMillis)
-      throw new RecordError(`${this.label}: recording took longer than ${this.limits.maxMillis} ms (limit); nothing written`);
+      throw new RecordError(`${this.label}: recording took longer than ${this.limits.maxMillis} ms ${this.limit('maxMillis', `${this.limits.maxMillis} ms`)}; nothing written`);
   }
 
   /** `/sys/a/b` with every link on the way resolved; undefined when a component is missing. */
@@ -116,13 +124,13 @@ export class SysSource {
     const r = this.resolve(p);
     if (r === undefined || this.be.lkind(r) !== 'file') return undefined;
     if (++this.files > this.limits.maxFiles)
-      throw new RecordError(`${this.label}: more than ${this.limits.maxFiles} files read (limit); nothing written`);
+      throw new RecordError(`${this.label}: more than ${this.limits.maxFiles} files read ${this.limit('maxFiles', `${this.limits.maxFiles} files`)}; nothing written`);
     const b = this.be.read(r, this.limits.maxFileBytes + 1);
     if (b.length > this.limits.maxFileBytes)
-      throw new RecordError(`${this.label}: ${p}: larger than ${this.limits.maxFileBytes} bytes (limit); nothing written`);
+      throw new RecordError(`${this.label}: ${p}: larger than ${formatBytes(this.limits.maxFileBytes)}, the attribute size limit ${this.limit('maxFileBytes', formatBytes(this.limits.maxFileBytes))}; nothing written`);
     this.bytes += b.length;
     if (this.bytes > this.limits.maxBytes)
-      throw new RecordError(`${this.label}: more than ${this.limits.maxBytes} bytes read (limit); nothing written`);
+      throw new RecordError(`${this.label}: more than ${formatBytes(this.limits.maxBytes)} read in total ${this.limit('maxBytes', formatBytes(this.limits.maxBytes))}; nothing written`);
     return b;
   }
 
@@ -154,7 +162,14 @@ export class SysSource {
 
 /** A directory holding the tree: `dir` is what `/sys` maps to. */
 export function dirSource(sysDir: string, label = sysDir, limits?: Partial<Limits>): SysSource {
-  const real = (p: string) => path.join(sysDir, p.slice('/sys'.length));
+  // Canonical, so that an opened descriptor can be checked against the path the walk expects.
+  let base = sysDir;
+  try {
+    base = nodeFs.realpathSync(sysDir);
+  } catch {
+    /* missing: every look-up fails the same way */
+  }
+  const real = (p: string) => path.join(base, p.slice('/sys'.length));
   const lst = (p: string) => {
     try {
       return nodeFs.lstatSync(real(p));
@@ -182,6 +197,15 @@ export function dirSource(sysDir: string, label = sysDir, limits?: Partial<Limit
           throw new RecordError(`${label}: ${p}: cannot open (${code})`);
         }
         try {
+          // The walk found a regular file here; make sure the descriptor is that file, not a
+          // FIFO or device swapped in since, nor something reached through a swapped directory.
+          const st = nodeFs.fstatSync(fd);
+          if (!st.isFile()) throw new RecordError(`${label}: ${p}: is ${describeFileType(st)}, not a regular file; not read`);
+          try {
+            verifyOpenedAt(fd, real(p));
+          } catch (e) {
+            throw new RecordError(`${label}: ${p}: ${(e as Error).message}`);
+          }
           const out: Buffer[] = [];
           let total = 0;
           const chunk = Buffer.alloc(65536);

@@ -12,7 +12,8 @@ import type { Machine } from '../machine';
 import { walkEmulated } from '../export/export';
 import type { TreeEntry } from '../export/export';
 import type { RecordOptions } from './recorder';
-import { MemNode, RecordError, SysSource, memSource } from './source';
+import { ByteLimit, overLimit } from '../hostfs';
+import { DEFAULT_LIMITS, MemNode, RecordError, SysSource, memSource } from './source';
 
 /** GLib g_strescape(s, ""): C escapes, other bytes outside 0x20..0x7e as octal. */
 export function gStrescape(b: Buffer): string {
@@ -32,26 +33,35 @@ export function gStrescape(b: Buffer): string {
   return out;
 }
 
-/** GLib g_strcompress: the inverse of g_strescape. */
+/**
+ * GLib g_strcompress: the inverse of g_strescape, in one pass over the UTF-8 bytes (a backslash
+ * never occurs inside a multi-byte sequence). A trailing lone backslash is dropped, as GLib does.
+ * @see GNOME/glib glib/gstrfuncs.c:g_strcompress
+ */
 export function gStrcompress(s: string): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const ch = s.charCodeAt(i);
-    if (ch !== 0x5c || i + 1 >= s.length) {
-      out.push(...Buffer.from(s[i]!, 'utf8'));
+  const src = Buffer.from(s, 'utf8');
+  const out = Buffer.allocUnsafe(src.length);
+  let q = 0;
+  const ESC: Record<number, number> = { 0x62: 8, 0x66: 12, 0x6e: 10, 0x72: 13, 0x74: 9, 0x76: 11 };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c !== 0x5c) {
+      out[q++] = c;
       continue;
     }
-    const n = s[++i]!;
-    const oct = /^[0-7]{1,3}/.exec(s.slice(i))?.[0];
-    if (oct) {
-      out.push(parseInt(oct, 8) & 0xff);
-      i += oct.length - 1;
+    if (++i >= src.length) break;
+    const n = src[i]!;
+    if (n >= 0x30 && n <= 0x37) {
+      let v = 0;
+      const end = Math.min(i + 3, src.length);
+      for (; i < end && src[i]! >= 0x30 && src[i]! <= 0x37; i++) v = v * 8 + (src[i]! - 0x30);
+      out[q++] = v & 0xff;
+      i--;
       continue;
     }
-    const map: Record<string, number> = { b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
-    out.push(map[n] ?? n.charCodeAt(0));
+    out[q++] = ESC[n] ?? n;
   }
-  return Buffer.from(out);
+  return out.subarray(0, q);
 }
 
 /** Text if it is valid UTF-8 without NULs, as umockdev-record decides between A: and H:. */
@@ -119,9 +129,19 @@ const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 /** udevadm info line types umockdev-record passes through; they carry nothing for sysfs. */
 const UDEVADM_ONLY = new Set(['M', 'R', 'U', 'T', 'D', 'I', 'J', 'Q', 'V', 'W', 'G']);
 
+export interface UmockdevImportOptions {
+  /** The largest attribute value (decoded), default DEFAULT_LIMITS.maxFileBytes (1 MiB). */
+  readonly attribute?: Partial<ByteLimit>;
+}
+
 /** Parse a .umockdev description into the /sys tree it describes. Throws RecordError naming file:line. */
-export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImport {
+export function importUmockdev(text: string, file = '<umockdev>', opts: UmockdevImportOptions = {}): UmockdevImport {
   const at = (n: number, msg: string) => new RecordError(`${file}:${n}: ${msg}`);
+  const attrLimit: ByteLimit = { maxBytes: DEFAULT_LIMITS.maxFileBytes, raise: 'importUmockdev(text, file, { attribute: { maxBytes } })', ...opts.attribute, what: 'attribute' };
+  /** Decoded sizes: H: is half its digits; A: at least a quarter of its bytes (\\ooo). */
+  const capped = (n: number, key: string, decoded: number, exact = true) => {
+    if (decoded > attrLimit.maxBytes) throw at(n, `attribute ${key}: value ${overLimit(attrLimit, exact ? decoded : undefined)}`);
+  };
   if (text.includes('\0')) throw new RecordError(`${file}: contains NUL bytes; not a .umockdev text file`);
   const nodes = new Map<string, MemNode>();
   const notes: string[] = [];
@@ -198,8 +218,13 @@ export function importUmockdev(text: string, file = '<umockdev>'): UmockdevImpor
         if (key.startsWith('/') || key.split('/').some((c) => c === '..' || c === '.' || c === ''))
           throw at(n, `attribute name '${key}' must be a relative path without . or .. components`);
         const p = `${sys}/${key}`;
-        if (type === 'A') set(n, p, { kind: 'file', content: gStrcompress(val) });
-        else if (type === 'H') {
+        if (type === 'A') {
+          capped(n, key, Math.ceil(val.length / 4), false);
+          const content = gStrcompress(val);
+          capped(n, key, content.length);
+          set(n, p, { kind: 'file', content });
+        } else if (type === 'H') {
+          capped(n, key, Math.floor(val.length / 2));
           if (!HEX.test(val)) throw at(n, `malformed hexadecimal value for ${key}: hex digits must come in pairs`);
           set(n, p, { kind: 'file', content: Buffer.from(val, 'hex') });
         } else {

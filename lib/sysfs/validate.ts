@@ -268,6 +268,14 @@ class Walker {
     const max = this.limits.maxBytesPerFile;
     const p = this.fsPath(sys);
     let out: Buffer | null = null;
+    // sysfs attributes are regular files; a FIFO, device or socket in a tree someone sent would
+    // block the open or the read forever, so it is reported and never opened.
+    const st = this.lstat(sys);
+    if (st && !st.isFile() && !st.isSymbolicLink() && !st.isDirectory()) {
+      this.add(sys, 'unreadable', 'not a regular file (a FIFO, device node or socket); not read', 'warning');
+      this.cache.set(sys, null);
+      return undefined;
+    }
     try {
       const { openSync, readSync, closeSync } = this.fs;
       if (openSync && readSync && closeSync) {

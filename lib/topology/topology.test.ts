@@ -49,6 +49,14 @@ const cases: [string, string, string, RegExp][] = [
   ['IVMD empty range', with_((d) => (d.iommus = [{ driver: 'amd-iommu' }], d.firmware = { ivmd: [{ start: '0x1000', end: '0x1000', devices: ['0000:00:03.0'] }] })), 'firmware.ivmd[0].end', /must be > start/],
   ['RMR of length 0', with_((d) => (d.firmware = { iortRmr: [{ base: 0, length: 0, devices: ['0000:00:03.0'] }] })), 'firmware.iortRmr[0].length', /> 0/],
   ['parent loop', with_((d) => { d.devices = [{ bdf: '0000:00:01.0', vendor: 1, device: 2, class: '0x060400', parent: '0000:00:02.0' }, { bdf: '0000:00:02.0', vendor: 1, device: 2, class: '0x060400', parent: '0000:00:01.0' }]; }), 'devices[0].parent', /loops/],
+  // Names that become sysfs entries, as the kernel treats them (lib/kobject.c, fs/namei.c).
+  ['driver named "."', with_((d) => (d.devices[0].driver = '.')), 'devices[0].driver', /"\." cannot name a sysfs entry: path lookup takes it for the directory itself.*\/sys\/bus\/pci\/drivers\/\.\)/],
+  ['driver named ".."', with_((d) => (d.devices[0].driver = '..')), 'devices[0].driver', /"\.\." cannot name a sysfs entry/],
+  ['driver with a "/"', with_((d) => (d.devices[0].driver = 'a/b')), 'devices[0].driver', /must match .*: must not contain "\/" \(the kernel would register it as "a!b"\)/],
+  ['unit named "."', with_((d) => (d.iommus[0].name = '.')), 'iommus[0].name', /"\." cannot name a sysfs entry.*\/sys\/class\/iommu\/\.\)/],
+  ['unit named ".."', with_((d) => (d.iommus[0].name = '..')), 'iommus[0].name', /"\.\." cannot name a sysfs entry/],
+  ['unit with a "/"', with_((d) => (d.iommus[0].name = 'dmar/0')), 'iommus[0].name', /must not contain "\/" \(the kernel would register it as "dmar!0"\)/],
+  ['unit with an empty name', with_((d) => (d.iommus[0].name = '')), 'iommus[0].name', /must match .*: must not be empty/],
   ['JSON syntax', '{"name": ', '', /JSON syntax/],
   ['YAML syntax', 'name: [unclosed\n', '', /YAML syntax/],
   ['not an object', '[]', '', /must be object/],
@@ -128,4 +136,12 @@ test('JSON pointers become dotted paths', (t) => {
   t.is(jsonPointerToPath('/devices/3/bdf'), 'devices[3].bdf');
   t.is(jsonPointerToPath(''), '');
   t.is(jsonPointerToPath('/cmdline/iommu.strict'), 'cmdline["iommu.strict"]');
+});
+
+test('names with dots that sysfs accepts still pass (".x", "a..b", "dmar.0")', (t) => {
+  for (const name of ['.x', 'a..b', 'dmar.0', '...']) {
+    const topo = parseTopology(with_((d) => ((d.iommus[0].name = name), (d.devices[0].driver = name))), { file: 'x.json' });
+    t.is(topo.iommus[0]!.name, name);
+    t.is(topo.devices[0]!.driver, name);
+  }
 });

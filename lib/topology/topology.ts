@@ -200,6 +200,9 @@ function valueAt(doc: unknown, ptr: string): unknown {
   return cur;
 }
 
+/** Fields whose values become sysfs directory names (checked by sysfsNameProblem). */
+const SYSFS_NAME_FIELD = /^\/(?:iommus\/\d+\/name|devices\/\d+\/driver)$/;
+
 /** Validate a parsed document (the memfs `fromJSON` idiom). Throws TopologyError. */
 export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
   const inexact: { path: string; value: number }[] = [];
@@ -239,6 +242,11 @@ export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
         ? { path: jsonPointerToPath(e.instancePath), message: anyOf.get(e.instancePath)! }
         : describeAjvError(e);
       if (!d.message) continue;
+      // A sysfs name the pattern refuses for a reason the kernel states: say that reason.
+      if (e.keyword === 'pattern' && SYSFS_NAME_FIELD.test(e.instancePath)) {
+        const why = sysfsNameProblem(String(valueAt(doc, e.instancePath)));
+        if (why) d.message = `${d.message}: ${why}`;
+      }
       if (seen.has(`${d.path}\0${d.message}`) || (e.keyword === 'anyOf' && !anyOf.has(e.instancePath))) continue;
       if (kernelObj && e.schemaPath.startsWith('#/properties/kernel/anyOf/0')) continue;
       if (!anyOf.has(e.instancePath) && /^\/kernel(\/version)?$/.test(e.instancePath) && anyOf.has('/kernel')) continue;
@@ -437,6 +445,25 @@ function recordedConfig(d: Raw, at: string, bad: (path: string, message: string)
   return bytes;
 }
 
+/**
+ * Why `name` cannot name a sysfs directory or link (a kobject), or undefined when it can. kernfs
+ * itself checks nothing but duplicates, so the rules come from around it: an empty name is
+ * refused (kobject_add_internal, -EINVAL); '/' is rewritten to '!' (kobject_set_name_vargs), so
+ * the directory would not carry the name the topology uses; and '.' / '..' are taken by path
+ * lookup for the directory and its parent before any filesystem is asked (link_path_walk), so
+ * such an entry could never be reached.
+ * @see lib/kobject.c:kobject_set_name_vargs, lib/kobject.c:kobject_add_internal,
+ *      fs/kernfs/dir.c:kernfs_add_one, fs/namei.c:link_path_walk
+ */
+export function sysfsNameProblem(name: string): string | undefined {
+  if (name === '') return 'must not be empty (the kernel refuses to register an unnamed kobject)';
+  if (name === '.' || name === '..')
+    return `${JSON.stringify(name)} cannot name a sysfs entry: path lookup takes it for the directory itself or its parent, so the entry could never be reached`;
+  if (name.includes('/')) return `must not contain "/" (the kernel would register it as ${JSON.stringify(name.replaceAll('/', '!'))})`;
+  if (name.includes('\0')) return 'must not contain a NUL byte';
+  return undefined;
+}
+
 function normalize(raw: RawTopology, file: string): Topology {
   const issues: TopologyIssue[] = [];
   const bad = (path: string, message: string) => issues.push({ file, path, message });
@@ -470,6 +497,8 @@ function normalize(raw: RawTopology, file: string): Topology {
   });
   const unitNames = new Set<string>();
   iommus.forEach((u, i) => {
+    const why = sysfsNameProblem(u.name);
+    if (why) bad(`iommus[${i}].name`, `${why} (it names /sys/class/iommu/${u.name})`);
     if (unitNames.has(u.name)) bad(`iommus[${i}].name`, `duplicate IOMMU unit name ${JSON.stringify(u.name)}`);
     unitNames.add(u.name);
   });
@@ -489,6 +518,8 @@ function normalize(raw: RawTopology, file: string): Topology {
   };
   const devices: DeviceSpec[] = (raw.devices as Raw[]).map((d, i) => {
     const at = `devices[${i}]`;
+    const drvWhy = typeof d.driver === 'string' ? sysfsNameProblem(d.driver) : undefined;
+    if (drvWhy) bad(`${at}.driver`, `${drvWhy} (it names /sys/bus/pci/drivers/${d.driver as string})`);
     if (d.parent !== undefined) {
       if (!bdfs.has(d.parent)) bad(`${at}.parent`, `no device ${d.parent} in devices[]`);
       else if (!isBridge(d.parent)) bad(`${at}.parent`, `${d.parent} is not a PCI bridge (class 0x0604xx)`);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { createMachine, Machine, parseKernelVersion } from '../../lib/index';
+import { createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
+import { inputLimits } from './limits';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -35,12 +36,12 @@ export const hostOptions = {
   kernel: { type: 'string', short: 'k' },
 } as const satisfies Options;
 
-export function machineFrom(args: ParsedArgs, fallback: string): Machine {
+export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
   const kernel = args.values.kernel as string | undefined;
   if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
     throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
-  return createMachine(host, { kernel });
+  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel });
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;

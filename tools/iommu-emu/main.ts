@@ -3,11 +3,12 @@
  * The CLI's one error boundary: owns the exit code. Usage and input errors print one clear line
  * per problem and exit 2; kernel errors exit 1; anything else is a bug.
  */
-import { ExportError, TOPOLOGY_GUIDE, TopologyError, isKernelError } from '../../lib/index';
+import { ExportError, HostFsError, TOPOLOGY_GUIDE, TopologyError, isKernelError } from '../../lib/index';
 import { parse } from './command';
 import { COMMANDS } from './commands';
 import { ExitError, UsageError } from './errors';
 import { CommandIO, processIO } from './io';
+import { limitsHelp } from './limits';
 
 export function help(): string {
   return [
@@ -19,6 +20,9 @@ export function help(): string {
     ...Object.values(COMMANDS).flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
     '',
     'HOST is a built-in host name (see `iommu-emu hosts`) or a topology file (.json/.yaml).',
+    '',
+    'Input files must be regular files; their sizes are capped (BYTES: 4096, 64k, 16M, 1G):',
+    ...limitsHelp(),
     '',
   ].join('\n');
 }
@@ -47,7 +51,7 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       io.stderr(`iommu-emu: the topology format, field by field: ${TOPOLOGY_GUIDE}\n`);
       return 2;
     }
-    if (e instanceof ExportError) {
+    if (e instanceof ExportError || e instanceof HostFsError) {
       io.stderr(`iommu-emu: ${e.message}\n`);
       return 2;
     }

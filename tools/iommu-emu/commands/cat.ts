@@ -17,7 +17,7 @@ export const catCommand: Command = {
       io.stdout(await withAgent(args, io, (c, id) => c.readFile(id, p)));
       return;
     }
-    const m = machineFrom(args, DEFAULT_HOST);
+    const m = machineFrom(args, DEFAULT_HOST, io);
     io.stdout(m.fs.readFileSync(p) as Buffer);
   },
 };

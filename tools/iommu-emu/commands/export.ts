@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import { DEFAULT_HOST, Machine, exportTree, toUmockdev, writeFileAtomic } from '../../../lib/index';
+import { DEFAULT_HOST, Machine, exportTree, outputTarget, toUmockdev, writeFileAtomic } from '../../../lib/index';
 import { Command, hostOptions, machineFrom, str } from '../command';
 import { UsageError } from '../errors';
 
@@ -22,8 +22,10 @@ export const exportCommand: Command = {
     if (args.positionals.length !== 1) throw new UsageError('export takes exactly one DIR (or FILE with --format umockdev)');
     const format = str(args, 'format') ?? 'tree';
     if (format !== 'tree' && format !== 'umockdev') throw new UsageError(`--format must be tree or umockdev (got ${JSON.stringify(format)})`);
-    const m = machineFrom(args, DEFAULT_HOST);
     const target = args.positionals[0]!;
+    // Refuse an unsafe target (a device node, a FIFO, …) before building anything.
+    if (format === 'umockdev' && target !== '-') outputTarget(target);
+    const m = machineFrom(args, DEFAULT_HOST, io);
     if (format === 'umockdev') {
       const u = toUmockdev(m);
       if (target === '-') io.stdout(u.text);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import * as nodeFs from 'node:fs';
 import {
+  HostFsError,
   RecordError,
   Recording,
   formatTopology,
   importUmockdev,
   openRecordRoot,
+  outputTarget,
+  readRegularTextFile,
   recordSys,
   summarizeDifferences,
   writeFileAtomic,
@@ -13,6 +15,7 @@ import {
 import { Command, flag, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 import type { CommandIO } from '../io';
+import { inputLimits } from '../limits';
 
 export const recordCommand: Command = {
   summary: "record this machine's /sys (or a tree, or a .umockdev file) into a topology that replays it",
@@ -40,22 +43,26 @@ export const recordCommand: Command = {
       ...(arch ? { arch: arch as 'x86_64' } : {}),
       ...(str(args, 'name') ? { name: str(args, 'name') } : {}),
     };
+    const limits = inputLimits(io.env);
+    // Refuse an unsafe --out before the recording, not after it.
+    if (out !== undefined) outputTarget(out);
     let rec: Recording;
     let from: string;
     try {
       if (umockdev !== undefined) {
         let text: string;
         try {
-          text = nodeFs.readFileSync(umockdev, 'utf8');
+          text = readRegularTextFile(umockdev, limits.umockdev);
         } catch (e) {
-          throw new RecordError(`${umockdev}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+          if (e instanceof HostFsError) throw new RecordError(e.message);
+          throw e;
         }
-        const imp = importUmockdev(text, umockdev);
+        const imp = importUmockdev(text, umockdev, { attribute: limits.attribute });
         for (const n of imp.notes) io.stderr(`iommu-emu: ${umockdev}: ${n}\n`);
         rec = recordSys(imp.source, { kernel: 'latest', ...imp.options, ...overrides });
         from = umockdev;
       } else {
-        const opened = openRecordRoot(root);
+        const opened = openRecordRoot(root, { maxFileBytes: limits.attribute.maxBytes, raise: { maxFileBytes: limits.attribute.raise } });
         rec = recordSys(opened.source, { ...opened.options, ...overrides });
         from = opened.source.label;
       }

@@ -36,7 +36,7 @@ export const runCommand: Command = {
   allowPositionals: true,
   async run(args, io) {
     if (!args.positionals.length) throw new UsageError('run needs a COMMAND after --');
-    const m = machineFrom(args, DEFAULT_HOST);
+    const m = machineFrom(args, DEFAULT_HOST, io);
     const host = (args.values.host as string | undefined) ?? DEFAULT_HOST;
     const asRoot = process.getuid?.() === 0;
     const ns = namespacesAvailable(asRoot);

@@ -2,6 +2,7 @@
 import { Agent, AgentError, resolveHost } from '../../../lib/index';
 import { Command, str } from '../command';
 import { ExitError, UsageError } from '../errors';
+import { inputLimits } from '../limits';
 
 export const TOKEN_ENV = 'IOMMU_EMU_AGENT_TOKEN';
 
@@ -31,7 +32,7 @@ export const serveCommand: Command = {
     const agent = new Agent({
       token: token || undefined,
       maxBody: maxBody === undefined ? undefined : Number(maxBody),
-      defaultHost: h ? resolveHost(h) : undefined,
+      defaultHost: h ? resolveHost(h, { limit: inputLimits(io.env).topology }) : undefined,
       defaultKernel: str(args, 'kernel'),
     });
     let url: string;

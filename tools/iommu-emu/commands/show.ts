@@ -184,7 +184,7 @@ export const showCommand: Command = {
       io.stdout(flag(args, 'json') ? `${JSON.stringify({ machine: id, groups }, null, 2)}\n` : formatAgentGroups(id, groups));
       return;
     }
-    const r = showMachine(machineFrom(args, DEFAULT_HOST));
+    const r = showMachine(machineFrom(args, DEFAULT_HOST, io));
     io.stdout(flag(args, 'json') ? `${JSON.stringify(r, null, 2)}\n` : formatShow(r, flag(args, 'explain')));
   },
 };

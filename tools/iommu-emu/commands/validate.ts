@@ -8,7 +8,20 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_HOST, EXPORT_METADATA_FILE, parseKernelVersion, validateSysfsTree, violations, type Finding, type SysfsFs } from '../../../lib/index';
+import {
+  DEFAULT_HOST,
+  EXPORT_METADATA_FILE,
+  HostFsError,
+  canonicalDir,
+  confinedFs,
+  parseKernelVersion,
+  readRegularTextFile,
+  resolveInside,
+  validateSysfsTree,
+  violations,
+  type Finding,
+  type SysfsFs,
+} from '../../../lib/index';
 import { Command, flag, hostOptions, machineFrom, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 
@@ -25,20 +38,42 @@ function kernelOption(v: string | undefined): string | undefined {
   return v;
 }
 
+/**
+ * A tree on disk, read as a closed world: DIR's own links are followed (the user named it), but
+ * nothing inside may lead out of DIR (DIR/sys -> /sys is refused), no file but a regular one is
+ * opened, and the metadata file is capped and must not be a link.
+ */
 function dirSource(dir: string, kernel: string | undefined): Source {
-  const abs = path.resolve(dir);
-  let sysRoot: string;
-  if (fs.existsSync(path.join(abs, 'sys', 'kernel')) || fs.existsSync(path.join(abs, 'sys', 'devices'))) sysRoot = path.join(abs, 'sys');
-  else if (fs.existsSync(path.join(abs, 'kernel')) || fs.existsSync(path.join(abs, 'devices'))) sysRoot = abs;
-  else throw new UsageError(`${dir}: neither a sys/ tree nor a directory holding one`);
+  let root: string;
+  let sysRoot: string | undefined;
+  const has = (base: string, name: string) => {
+    const r = resolveInside(root, path.relative(root, path.join(base, name)));
+    return r !== undefined && fs.lstatSync(r).isDirectory();
+  };
+  try {
+    root = canonicalDir(dir);
+    const sys = resolveInside(root, 'sys');
+    if (sys !== undefined && fs.lstatSync(sys).isDirectory() && (has(sys, 'kernel') || has(sys, 'devices'))) sysRoot = sys;
+    else if (has(root, 'kernel') || has(root, 'devices')) sysRoot = root;
+  } catch (e) {
+    if (e instanceof HostFsError) throw new ExitError(2, e.message);
+    throw e;
+  }
+  if (sysRoot === undefined) throw new UsageError(`${dir}: neither a sys/ tree nor a directory holding one`);
   let k = kernel;
-  const meta = path.join(path.dirname(sysRoot), EXPORT_METADATA_FILE);
-  if (k === undefined && fs.existsSync(meta)) {
-    const j = JSON.parse(fs.readFileSync(meta, 'utf8')) as { kernel?: unknown };
-    if (typeof j.kernel === 'string') k = j.kernel;
+  if (k === undefined) {
+    // Beside sys/: inside DIR for an export, or next to DIR when DIR is the sys tree itself.
+    const meta = path.join(sysRoot === root ? path.dirname(root) : root, EXPORT_METADATA_FILE);
+    let j: { kernel?: unknown } | undefined;
+    try {
+      if (fs.existsSync(meta)) j = JSON.parse(readRegularTextFile(meta, { maxBytes: 1 << 20, what: 'metadata file' }, { noFollow: true })) as { kernel?: unknown };
+    } catch (e) {
+      throw new ExitError(2, `${meta}: ${e instanceof HostFsError ? e.reason : (e as Error).message}`);
+    }
+    if (typeof j?.kernel === 'string') k = j.kernel;
   }
   if (k === undefined) throw new UsageError(`${dir}: the tree does not say its kernel version (no ${EXPORT_METADATA_FILE}); pass --kernel`);
-  return { fs: fs as unknown as SysfsFs, sysRoot, kernel: k, label: sysRoot };
+  return { fs: confinedFs(root) as unknown as SysfsFs, sysRoot, kernel: k, label: sysRoot };
 }
 
 export const validateCommand: Command = {
@@ -58,7 +93,7 @@ export const validateCommand: Command = {
     if (live) src = { fs: fs as unknown as SysfsFs, sysRoot: '/sys', kernel: kernel ?? os.release(), label: '/sys (live)' };
     else if (dir !== undefined) src = dirSource(dir, kernel);
     else {
-      const m = machineFrom(args, DEFAULT_HOST);
+      const m = machineFrom(args, DEFAULT_HOST, io);
       src = { fs: m.fs as unknown as SysfsFs, sysRoot: '/sys', kernel: m.kernel.release, label: `emulated ${m.topology.name}` };
     }
 

@@ -29,7 +29,7 @@ export const vfioInfoCommand: Command = {
   run(args, io) {
     const g = str(args, 'group');
     if (g === undefined || !/^\d+$/.test(g)) throw new UsageError('vfio-info needs --group N (a group with a device on vfio-pci; see `iommu-emu show`)');
-    const m = machineFrom(args, DEFAULT_HOST);
+    const m = machineFrom(args, DEFAULT_HOST, io);
     const info = vfioInfo(m, Number(g), { iommuType: flag(args, 'type1') ? VFIO_TYPE1_IOMMU : VFIO_TYPE1v2_IOMMU });
     if (flag(args, 'json'))
       io.stdout(`${JSON.stringify(info, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`);
