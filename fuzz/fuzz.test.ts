@@ -93,10 +93,10 @@ for (const [name, op, want, f] of rules) {
   });
 }
 
-// ---- known bugs, pinned (fuzz/known.ts) ------------------------------------------------------
+// ---- bugs the fuzzers found, fixed (fuzz/known.ts lists the open ones) -----------------------
 
-test.failing('known bug type1-memlock-before-fault: a faulting page that is also the first past RLIMIT_MEMLOCK is EFAULT, not ENOMEM', (t) => {
-  // The shortest case `make fuzz` found (seed 40): lock the whole 8 MiB, then map one page of a hole.
+test('found by make fuzz (seed 40): a faulting page that is also the first past RLIMIT_MEMLOCK is EFAULT, not ENOMEM', (t) => {
+  // The shortest case: lock the whole 8 MiB, then map one page of a hole.
   const m = createMachine('intel-vtd-server');
   const ram = 0x7e00_0000_0000n;
   m.mem.mmap(2048n * PAGE, { addr: ram });

@@ -380,8 +380,12 @@ function vfioPinMapDma(dma: VfioDma, current: Task): void {
     }
     faultAt = lo;
   }
-  const limitAt = dma.lockCap ? npages : (dma.memlock >> PAGE_SHIFT) - mem.lockedVm;
-  if (limitAt < npages && limitAt <= faultAt) throw kerr('ENOMEM');
+  // Page by page the kernel pins first and counts second: the first page that cannot be pinned
+  // faults (EFAULT) even when it is also the first past RLIMIT_MEMLOCK; only a page that pins
+  // but does not fit is ENOMEM. @see drivers/vfio/vfio_iommu_type1.c:vfio_pin_pages_remote
+  const room = (dma.memlock >> PAGE_SHIFT) - mem.lockedVm;
+  const limitAt = dma.lockCap ? npages : room > 0n ? room : 0n;
+  if (limitAt < npages && limitAt < faultAt) throw kerr('ENOMEM');
   if (faultAt < npages) throw kerr('EFAULT');
   dma.lockedPages = npages;
   dma.mm = mem;
