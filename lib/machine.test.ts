@@ -4,8 +4,9 @@
  * device and driver registries refuse duplicates with EBUSY; kconfig decides what is built.
  */
 import test from 'ava';
+import { thrownCode as code } from './testing/errno';
 import { ChrdevRegistry, MISC_MAJOR } from './drivers/char_dev';
-import { ERRNO, Errno, isKernelError } from './errno';
+import { ERRNO, Errno } from './errno';
 import type { KernelModule } from './host';
 import { createMachine } from './machine';
 import { loadBuiltinHost } from './hosts';
@@ -13,15 +14,6 @@ import { O_RDWR } from './uapi/fcntl';
 import { vfioFops } from './vfio/container';
 
 const E = (e: Errno) => -ERRNO[e][0];
-const code = (fn: () => unknown): Errno | 'OK' => {
-  try {
-    fn();
-    return 'OK';
-  } catch (e) {
-    if (isKernelError(e)) return e.code as Errno;
-    throw e;
-  }
-};
 
 const node = (path: string, minor: number) => ({ path, mode: 0o600, major: MISC_MAJOR, minor, fops: { name: 'x' } });
 

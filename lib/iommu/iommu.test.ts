@@ -6,7 +6,8 @@
  * VFIO type1 reports on every built-in host and kernel profile.
  */
 import test from 'ava';
-import { ERRNO, Errno, isKernelError, kerr } from '../errno';
+import { thrownCode as code } from '../testing/errno';
+import { ERRNO, Errno, kerr } from '../errno';
 import { KERNEL_PROFILES } from '../kernel/profile';
 import { createMachine } from '../machine';
 import { builtinHostNames } from '../hosts';
@@ -17,15 +18,6 @@ import { setContainerRaw } from '../testing/vfio';
 import { IOMMU_DRIVERS, builtinIommuDriver, type IommuOps } from './drivers';
 
 const E = (e: Errno) => -ERRNO[e][0];
-const code = (fn: () => unknown): Errno | 'OK' => {
-  try {
-    fn();
-    return 'OK';
-  } catch (e) {
-    if (isKernelError(e)) return e.code as Errno;
-    throw e;
-  }
-};
 
 test('a second IOMMU driver of a name is EBUSY; a driver passed in replaces the built-in of its name', (t) => {
   const m = createMachine('intel-vtd-server');

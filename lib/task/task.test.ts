@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** Tasks, fd tables and struct file lifetimes: the fs/file.c and kernel/fork.c rules, errno included. */
 import test from 'ava';
+import { thrownCode as code } from '../testing/errno';
 import { ROOT, user } from '../cred';
 import { ERRNO, Errno, isKernelError } from '../errno';
 import { UserMemory } from '../mm/mm';
@@ -8,15 +9,6 @@ import { FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, O_CLOEXEC, O_RD
 import { File, FileOperations, fput, getFile } from './file_table';
 import { TaskSet } from './sched';
 
-const code = (fn: () => unknown): Errno | 'OK' => {
-  try {
-    fn();
-    return 'OK';
-  } catch (e) {
-    if (isKernelError(e)) return e.code as Errno;
-    throw e;
-  }
-};
 
 /** A file whose release is counted. */
 function counted(): { fops: FileOperations<null>; releases: () => number } {
