@@ -11,6 +11,7 @@ import type { IFs } from 'memfs';
 import { Credentials, ROOT, permitted } from './cred';
 import { ChrdevRegistry } from './drivers/char_dev';
 import { KernelError, isKernelError, kerr } from './errno';
+import { guardSysfs } from './fs/kernfs_guard';
 import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
 import type { SyscallHost, Syscalls } from './fs/syscalls';
@@ -105,7 +106,7 @@ export class Machine {
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
     this.k = k;
     this.vol = new Volume(new Superblock({ process: memfsProcess() }));
-    this.fs = createFsFromVolume(this.vol);
+    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred);
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
     this.syscallHost = {
       vol: this.vol,
@@ -253,12 +254,13 @@ export class Machine {
 }
 
 /**
- * memfs asks `process.getuid()`/`getgid()` on every path step; those are real syscalls and were
- * most of a machine's construction time. The answers cannot change under us, so ask once.
+ * memfs asks `process.getuid()`/`getgid()` on every path step (real syscalls, once most of a
+ * machine's construction time) and makes every inode the asker's. sysfs and devtmpfs inodes are
+ * root's (kernfs' GLOBAL_ROOT_UID) whoever runs the emulator, so memfs is told uid/gid 0.
  */
 function memfsProcess(): NonNullable<ConstructorParameters<typeof Superblock>[0]>['process'] {
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
+  const uid = 0;
+  const gid = 0;
   return {
     getuid: () => uid,
     getgid: () => gid,
