@@ -2,7 +2,7 @@
 /**
  * `machine.fs` under /sys behaves like sysfs, not like a scratch directory: creating, removing
  * and renaming entries, chmod/chown by someone else than root, truncate without write permission
- * are refused with the errno lib/sysfs/kernfs.ts gives for them, in every API flavour (sync,
+ * are refused with the errno lib/kernfs/iops.ts gives for them, in every API flavour (sync,
  * callback, promises). Everything else is memfs, untouched.
  */
 import type { IFs } from 'memfs';

@@ -142,7 +142,11 @@ export class MemfsRenderer {
           if (!have || have.sig !== sig) chmods.add(p);
           break;
         case 'link':
-          if (!have) this.vol.symlinkSync(n.target, p);
+          if (!have) {
+            this.vol.symlinkSync(n.target, p);
+            // kernfs links are lrwxrwxrwx (memfs would make them 0666).
+            this.node(p).mode = constants.S_IFLNK | 0o777;
+          }
           break;
         case 'chardev': {
           if (have) break;
