@@ -98,8 +98,8 @@ export interface LiveMount {
 export async function mountLive(server: RunServer, dir: string, mode: MountMode, env: NodeJS.ProcessEnv = process.env): Promise<LiveMount> {
   if (mode === 'direct') {
     const fd = openDirect(server);
+    // The child gets a copy of the fd; this process keeps serving its own.
     const r = await run('mount', directMountArgs(dir), { stdio: ['ignore', 'ignore', 'pipe', fd] });
-    nodeFs.closeSync(fd);
     if (r.code !== 0) {
       await server.close();
       throw new MountError(`mount ${dir}: ${r.stderr || `mount exited with ${r.code}`}`);

@@ -31,7 +31,7 @@ export const CONTROL_SOCKET = 'ctl.sock';
 export interface RunServerOptions extends FuseIdentity {
   /** Run directory to use (created when missing); default: a new one under the system tmpdir. */
   readonly dir?: string;
-  /** The emulated directory the filesystem serves (default /sys). */
+  /** The emulated directory the filesystem serves (default /: its sys/ and dev/). */
   readonly root?: string;
   /** Connection-level problems (bad frames, a helper that went away). */
   readonly onError?: (e: Error) => void;
@@ -87,7 +87,7 @@ export class RunServer {
     this.dir = dir;
     this.ownsDir = ownsDir;
     this.socketPath = path.join(dir, CONTROL_SOCKET);
-    this.fuse = new SysfsFuse(machine, opts.root ?? '/sys', opts);
+    this.fuse = new SysfsFuse(machine, opts.root ?? '/', opts);
     this.net = net.createServer((s) => {
       const c = new Connection(s, this);
       this.conns.add(c);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * The emulated /sys as a FUSE filesystem: one FUSE request in, at most one reply out, no I/O.
+ * The emulated machine's tree (/sys and /dev) as a FUSE filesystem: one FUSE request in, at most
+ * one reply out, no I/O.
  * Reads render from the model at open and continue the same buffer (seq_file, through
  * `machine.sys`), writes run the attribute's store() with its errno, lookups see the tree as it
  * is now (entries are never cached by the kernel: entry and attribute timeouts are 0), and
@@ -69,7 +70,7 @@ export class SysfsFuse {
 
   constructor(
     private readonly m: Machine,
-    private readonly root = '/sys',
+    private readonly root = '/',
     identity: FuseIdentity = {},
   ) {
     this.ownerUid = identity.ownerUid ?? 0;
@@ -232,7 +233,9 @@ export class SysfsFuse {
     return ino.path;
   }
 
-  private lstat(p: string): { mode: number; uid: number; gid: number; ino: number; size: number; nlink: number; mtimeMs: number; atimeMs: number; ctimeMs: number } | undefined {
+  private lstat(
+    p: string,
+  ): { mode: number; uid: number; gid: number; ino: number; size: number; nlink: number; rdev: number; mtimeMs: number; atimeMs: number; ctimeMs: number } | undefined {
     try {
       const st = this.m.fs.lstatSync(p);
       return {
@@ -242,6 +245,7 @@ export class SysfsFuse {
         ino: Number(st.ino),
         size: Number(st.size),
         nlink: Number(st.nlink),
+        rdev: Number(st.rdev),
         mtimeMs: Number(st.mtimeMs),
         atimeMs: Number(st.atimeMs),
         ctimeMs: Number(st.ctimeMs),
@@ -280,6 +284,8 @@ export class SysfsFuse {
       // Root's inodes are reported as the owner's: inside `run`'s user namespace that is uid 0.
       uid: st.uid === 0 ? this.ownerUid : st.uid,
       gid: st.gid === 0 ? this.ownerGid : st.gid,
+      // Device numbers in the kernel's new_encode_dev form, which is also makedev's.
+      rdev: st.rdev,
       blksize: 4096,
     };
   }
@@ -299,7 +305,7 @@ export class SysfsFuse {
   private lookup(parent: bigint, name: string): Reply {
     const dir = this.pathOf(parent);
     if (name.length > NAME_MAX) return fail('ENAMETOOLONG');
-    const p = name === '..' ? path.posix.dirname(dir) : name === '.' ? dir : `${dir}/${name}`;
+    const p = name === '..' ? path.posix.dirname(dir) : name === '.' ? dir : childPath(dir, name);
     const st = this.lstat(p);
     if (!st) return fail('ENOENT');
     const id = p === this.root ? F.FUSE_ROOT_ID : this.idFor(p, st.mode & S_IFMT);
@@ -381,7 +387,7 @@ export class SysfsFuse {
       { name: '..', ino: Number(this.byPath.get(path.posix.dirname(ino.path)) ?? 1), type: DT(constants.S_IFDIR) },
     ];
     for (const name of (this.m.fs.readdirSync(ino.path) as string[]).sort()) {
-      const cst = this.lstat(`${ino.path}/${name}`);
+      const cst = this.lstat(childPath(ino.path, name));
       if (cst) entries.push({ name, ino: cst.ino, type: DT(cst.mode) });
     }
     const fh = this.nextDirHandle++;
@@ -410,10 +416,12 @@ export class SysfsFuse {
 
   private nameOp(op: KernfsNameOp, parent: bigint, name: string, cred: Credentials, renameFlags = 0): Reply {
     const { st } = this.statOf(parent);
-    const victim = this.lstat(`${this.pathOf(parent)}/${name}`);
+    const victim = this.lstat(childPath(this.pathOf(parent), name));
     return fail(kernfsNameOpErrno(op, cred, st, victim, renameFlags));
   }
 }
+
+const childPath = (dir: string, name: string): string => (dir === '/' ? `/${name}` : `${dir}/${name}`);
 
 /** A NUL-terminated name at the start of `b`. */
 function cstr(b: Uint8Array): string {

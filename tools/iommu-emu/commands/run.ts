@@ -28,11 +28,33 @@ import { ExitError, UsageError } from '../errors';
 import type { CommandIO } from '../io';
 import { exportMetadata } from './export';
 
-/** The shell step inside the namespace: put the tree on /sys, then become the program. */
-const INNER_BIND = 'mount --bind "$1" /sys || { echo "iommu-emu run: mount --bind $1 /sys failed" >&2; exit 125; }; shift; exec "$@"';
-/** As root: mount the /dev/fuse fd inherited as fd 3 on /sys, close it, become the program. */
-const innerDirect = () =>
-  `mount -n -i -t fuse.iommu-emu -o ${directMountOptions(3)} sysfs /sys || { echo "iommu-emu run: FUSE mount on /sys failed" >&2; exit 125; }; exec 3>&-; shift; exec "$@"`;
+/**
+ * The shell step inside the namespace: `sh -c INNER sh MODE RUN SYS VFIO CMD…`. MODE `direct`
+ * mounts the /dev/fuse fd inherited as fd 3 on RUN/live first (root), `bind` finds SYS ready.
+ * Then SYS goes over /sys and, when the machine has one, VFIO over /dev/vfio — as root on a host
+ * without /dev/vfio, on a private overlay of /dev made for this namespace only (its device nodes
+ * and submounts stay the host's). Then the shell becomes the program.
+ */
+const inner = () => `mode=$1 run=$2 sys=$3 vfio=$4; shift 4
+fail() { echo "iommu-emu run: $*" >&2; exit 125; }
+if [ "$mode" = direct ]; then
+  mount -n -i -t fuse.iommu-emu -o ${directMountOptions(3)} iommu-emu "$run/live" || fail "FUSE mount on $run/live failed"
+  exec 3>&-
+fi
+mount --bind "$sys" /sys || fail "mount --bind $sys /sys failed"
+if [ -n "$vfio" ] && [ -d "$vfio" ]; then
+  if [ ! -d /dev/vfio ] && [ "$mode" = direct ]; then
+    subs=$(awk '$5 ~ "^/dev/" { print $5 }' /proc/self/mountinfo | sort -u)
+    mount -t tmpfs -o mode=0755 iommu-emu "$run/dev.tmp" && mkdir "$run/dev.tmp/up" "$run/dev.tmp/work" &&
+      mount --rbind /dev "$run/dev.lower" &&
+      mount -t overlay -o "lowerdir=$run/dev.lower,upperdir=$run/dev.tmp/up,workdir=$run/dev.tmp/work" iommu-emu /dev ||
+      fail "cannot give /dev a private overlay for /dev/vfio"
+    for s in $subs; do mount --rbind "$run/dev.lower\${s#/dev}" "$s" || fail "cannot keep $s"; done
+    mkdir /dev/vfio || fail "cannot make /dev/vfio"
+  fi
+  if [ -d /dev/vfio ]; then mount --bind "$vfio" /dev/vfio || fail "mount --bind $vfio /dev/vfio failed"; fi
+fi
+exec "$@"`;
 
 export function unshareArgs(asRoot: boolean): string[] {
   return asRoot ? ['--mount', '--propagation', 'private'] : ['--user', '--map-root-user', '--mount', '--propagation', 'private'];
@@ -73,25 +95,27 @@ export const runCommand: Command = {
     });
     try {
       const live = flag(args, 'static') ? ({ ok: false, reason: '--static' } as const) : liveMountMode(io.env);
+      const liveDir = path.join(server.dir, 'live');
+      const vfio = m.fs.existsSync('/dev/vfio') ? path.join(liveDir, 'dev', 'vfio') : '';
       if (live.ok && live.mode === 'direct') {
+        for (const d of ['live', 'dev.lower', 'dev.tmp']) nodeFs.mkdirSync(path.join(server.dir, d));
         const fd = openDirect(server);
-        return await spawnInNamespace(innerDirect(), 'live', args.positionals, asRoot, io, [fd]);
+        return await spawnInNamespace(['direct', server.dir, path.join(liveDir, 'sys'), vfio], args.positionals, asRoot, io, [fd]);
       }
       if (live.ok && live.mode === 'helper') {
-        const mnt = path.join(server.dir, 'sys');
-        nodeFs.mkdirSync(mnt);
+        nodeFs.mkdirSync(liveDir);
         let helper;
         try {
-          helper = await startHelper(server, mnt, io.env);
+          helper = await startHelper(server, liveDir, io.env);
         } catch (e) {
           if (!(e instanceof MountError)) throw e;
-          nodeFs.rmdirSync(mnt);
+          nodeFs.rmdirSync(liveDir);
           return await runStatic(m, server, args.positionals, asRoot, io, `the FUSE helper could not mount: ${e.message}`);
         }
         try {
-          return await spawnInNamespace(INNER_BIND, mnt, args.positionals, asRoot, io);
+          return await spawnInNamespace(['bind', server.dir, path.join(liveDir, 'sys'), vfio], args.positionals, asRoot, io);
         } finally {
-          await unmountHelper(mnt, io.env);
+          await unmountHelper(liveDir, io.env);
           helper.conn.socket.end();
           await helper.exited;
         }
@@ -121,20 +145,20 @@ async function runStatic(m: Machine, server: RunServer, argv: string[], asRoot: 
   const tree = path.join(server.dir, 'tree');
   try {
     exportTree(m, tree, { metadata: exportMetadata(m) });
-    return await spawnInNamespace(INNER_BIND, path.join(tree, 'sys'), argv, asRoot, io);
+    return await spawnInNamespace(['bind', server.dir, path.join(tree, 'sys'), ''], argv, asRoot, io);
   } finally {
     nodeFs.rmSync(tree, { recursive: true, force: true });
   }
 }
 
-function spawnInNamespace(inner: string, sysArg: string, argv: string[], asRoot: boolean, io: CommandIO, fds: number[] = []): Promise<number> {
+function spawnInNamespace(how: [mode: string, run: string, sys: string, vfio: string], argv: string[], asRoot: boolean, io: CommandIO, fds: number[] = []): Promise<number> {
   return new Promise((resolve, reject) => {
     // Without a terminal the program gets a process group of its own, and a signal to us reaches
     // all of it: a shell's children would otherwise outlive it, holding the output pipes (and
     // run) open. On a terminal the whole foreground group already gets ^C, and the program must
     // stay in that group to read its input.
     const ownGroup = !process.stdin.isTTY;
-    const child = spawn('unshare', [...unshareArgs(asRoot), '--', 'sh', '-c', inner, 'sh', sysArg, ...argv], {
+    const child = spawn('unshare', [...unshareArgs(asRoot), '--', 'sh', '-c', inner(), 'sh', ...how, ...argv], {
       stdio: ['inherit', 'pipe', 'pipe', ...fds],
       env: io.env,
       detached: ownGroup,
