@@ -254,13 +254,12 @@ export class Machine {
 }
 
 /**
- * memfs asks `process.getuid()`/`getgid()` on every path step (real syscalls, once most of a
- * machine's construction time) and makes every inode the asker's. sysfs and devtmpfs inodes are
- * root's (kernfs' GLOBAL_ROOT_UID) whoever runs the emulator, so memfs is told uid/gid 0.
+ * memfs asks `process.getuid()`/`getgid()` on every path step; those are real syscalls and were
+ * most of a machine's construction time. The answers cannot change under us, so ask once.
  */
 function memfsProcess(): NonNullable<ConstructorParameters<typeof Superblock>[0]>['process'] {
-  const uid = 0;
-  const gid = 0;
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
   return {
     getuid: () => uid,
     getgid: () => gid,

@@ -35,11 +35,23 @@ const flagOf = (opts: unknown): unknown => (typeof opts === 'object' && opts !==
 /** The check a call needs: an errno to refuse it with, or undefined to let memfs do it. */
 type Check = (args: unknown[]) => { errno: Errno; syscall: string; path: string } | undefined;
 
+const REAL_UID = process.getuid?.() ?? 0;
+const REAL_GID = process.getgid?.() ?? 0;
+
+/**
+ * memfs makes every inode the emulator process's; sysfs inodes are root's (GLOBAL_ROOT_UID)
+ * until someone chowns them. @note emulation: a chown to the emulator's own uid reads as root.
+ */
+export const kernfsOwner = (uid: number, gid: number): { uid: number; gid: number } => ({
+  uid: uid === REAL_UID ? 0 : uid,
+  gid: gid === REAL_GID ? 0 : gid,
+});
+
 export function guardSysfs(raw: IFs, cred: () => Credentials): IFs {
   const inode = (p: string, follow: boolean): InodeInfo | undefined => {
     try {
       const st = follow ? raw.statSync(p) : raw.lstatSync(p);
-      return { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
+      return { mode: Number(st.mode), ...kernfsOwner(Number(st.uid), Number(st.gid)) };
     } catch {
       return undefined;
     }

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { Decoded, Input, decode, encode } from '../abi';
 import { Credentials, ROOT, permitted, user } from '../cred';
 import { Errno, errnoNumber, isKernelError, kerr } from '../errno';
+import { kernfsOwner } from '../fs/kernfs_guard';
 import { O_ACCMODE, O_APPEND, O_NONBLOCK } from '../uapi/fcntl';
 import type { Machine } from '../machine';
 import { InodeInfo, KernfsNameOp, kernfsNameOpErrno, kernfsSetattrErrno } from '../kernfs/iops';
@@ -240,8 +241,7 @@ export class SysfsFuse {
       const st = this.m.fs.lstatSync(p);
       return {
         mode: Number(st.mode),
-        uid: Number(st.uid),
-        gid: Number(st.gid),
+        ...kernfsOwner(Number(st.uid), Number(st.gid)),
         ino: Number(st.ino),
         size: Number(st.size),
         nlink: Number(st.nlink),
