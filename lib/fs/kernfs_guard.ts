@@ -32,8 +32,11 @@ function creates(flags: unknown, dflt: string): boolean {
 }
 const flagOf = (opts: unknown): unknown => (typeof opts === 'object' && opts !== null ? (opts as { flag?: unknown }).flag : undefined);
 
-/** The check a call needs: an errno to refuse it with, or undefined to let memfs do it. */
-type Check = (args: unknown[]) => { errno: Errno; syscall: string; path: string } | undefined;
+type Refusal = { errno: Errno; syscall: string; path: string };
+/** Done here without memfs: kernfs accepts the call and changes nothing. */
+const NOOP = Symbol('kernfs no-op');
+/** The check a call needs: an errno to refuse it with, NOOP, or undefined to let memfs do it. */
+type Check = (args: unknown[]) => Refusal | typeof NOOP | undefined;
 
 const REAL_UID = process.getuid?.() ?? 0;
 const REAL_GID = process.getgid?.() ?? 0;
@@ -121,7 +124,12 @@ export function guardSysfs(raw: IFs, cred: () => Credentials): IFs {
     lchmod: ([p]) => setattr('lchmod', toPath(p), false, { mode: true }),
     chown: ([p, uid, gid]) => setattr('chown', toPath(p), true, { uid: owner(uid), gid: owner(gid) }),
     lchown: ([p, uid, gid]) => setattr('lchown', toPath(p), false, { uid: owner(uid), gid: owner(gid) }),
-    truncate: ([p]) => (typeof p === 'number' ? undefined : setattr('truncate', toPath(p), true, { size: true })),
+    // kernfs_iop_setattr ignores size changes: an allowed truncate(2) is a no-op.
+    truncate: ([p]) => {
+      const target = toPath(p);
+      if (typeof p === 'number' || !underSys(target)) return undefined;
+      return setattr('truncate', target, true, { size: true }) ?? NOOP;
+    },
     open: ([p, flags]) => createIfMissing('open', toPath(p), flags, 'r'),
     writeFile: ([p, , opts]) => (typeof p === 'number' ? undefined : createIfMissing('open', toPath(p), flagOf(opts), 'w')),
     appendFile: ([p, , opts]) => (typeof p === 'number' ? undefined : createIfMissing('open', toPath(p), flagOf(opts), 'a')),
@@ -133,11 +141,12 @@ export function guardSysfs(raw: IFs, cred: () => Credentials): IFs {
     },
   };
 
-  const fail = (c: { errno: Errno; syscall: string; path: string }) => toNodeFsError(new KernelError(c.errno), c.syscall, c.path);
+  const fail = (c: Refusal | typeof NOOP) => (c === NOOP ? null : toNodeFsError(new KernelError(c.errno), c.syscall, c.path));
 
   const wrapSync = (fn: (...a: unknown[]) => unknown, check: Check) =>
     function (this: unknown, ...args: unknown[]) {
       const c = check(args);
+      if (c === NOOP) return undefined;
       if (c) throw fail(c);
       return fn.apply(raw, args);
     };
@@ -147,15 +156,17 @@ export function guardSysfs(raw: IFs, cred: () => Credentials): IFs {
       const cb = args[args.length - 1];
       if (c && typeof cb === 'function') {
         const err = fail(c);
-        process.nextTick(() => (cb as (e: Error) => void)(err));
+        process.nextTick(() => (cb as (e: Error | null) => void)(err));
         return undefined;
       }
+      if (c === NOOP) return undefined;
       if (c) throw fail(c);
       return fn.apply(raw, args);
     };
   const wrapPromise = (fn: (...a: unknown[]) => Promise<unknown>, check: Check, self: unknown) =>
     function (...args: unknown[]) {
       const c = check(args);
+      if (c === NOOP) return Promise.resolve(undefined);
       return c ? Promise.reject(fail(c)) : fn.apply(self, args);
     };
 
