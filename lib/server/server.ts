@@ -29,8 +29,10 @@ import { errnoNumber } from '../errno';
 export const CONTROL_SOCKET = 'ctl.sock';
 
 export interface RunServerOptions extends FuseIdentity {
-  /** Run directory to use (created when missing); default: a new one under the system tmpdir. */
+  /** Run directory to use (created when missing); default: a new one under `tmpdir`. */
   readonly dir?: string;
+  /** Where a new run directory goes (default: os.tmpdir(), i.e. $TMPDIR or /tmp). */
+  readonly tmpdir?: string;
   /** The emulated directory the filesystem serves (default /: its sys/ and dev/). */
   readonly root?: string;
   /** Connection-level problems (bad frames, a helper that went away). */
@@ -103,7 +105,7 @@ export class RunServer {
     let dir = opts.dir;
     let owns = false;
     if (!dir) {
-      dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-run-'));
+      dir = nodeFs.mkdtempSync(path.join(opts.tmpdir ?? os.tmpdir(), 'iommu-emu-run-'));
       owns = true;
     } else if (!nodeFs.existsSync(dir)) {
       nodeFs.mkdirSync(dir, { mode: 0o700 });

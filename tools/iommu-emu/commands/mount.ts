@@ -29,6 +29,7 @@ export const mountCommand: Command = {
     const live = liveMountMode(io.env);
     if (!live.ok) throw new ExitError(3, `mount: cannot mount a live /sys here: ${live.reason}\n  For files instead: iommu-emu export DIR`);
     const server = await RunServer.start(m, {
+      tmpdir: io.env.TMPDIR || undefined,
       ownerUid: process.getuid?.() ?? 0,
       ownerGid: process.getgid?.() ?? 0,
       onError: (e) => io.stderr(`iommu-emu mount: server: ${e.message}\n`),

@@ -89,6 +89,7 @@ export const runCommand: Command = {
           `  or point the program at DIR/sys if it takes a sysfs root.`,
       );
     const server = await RunServer.start(m, {
+      tmpdir: io.env.TMPDIR || undefined,
       ownerUid: process.getuid?.() ?? 0,
       ownerGid: process.getgid?.() ?? 0,
       onError: (e) => io.stderr(`iommu-emu run: server: ${e.message}\n`),
