@@ -98,7 +98,7 @@ test('FUSE_INIT negotiates 7.38 at most and only the flags the server wants', (t
   t.is(out.major, 7);
   t.is(out.minor, 38);
   t.is(out.flags & ~(F.FUSE_ATOMIC_O_TRUNC | F.FUSE_BIG_WRITES | F.FUSE_DONT_MASK | F.FUSE_MAX_PAGES | F.FUSE_PARALLEL_DIROPS), 0);
-  t.is(out.max_write, 128 * 1024);
+  t.is(out.max_write, 32 * 1024);
   const old = new Client(new SysfsFuse(createMachine('amd-epyc')));
   const r = old.req(F.FUSE_INIT, 0, encode(F.fuse_init_in, { major: 7, minor: 22 }));
   t.is(r.body.length, 24, 'a 7.22 kernel gets the 24-byte reply');

@@ -22,6 +22,7 @@ import { O_ACCMODE, O_APPEND, O_NONBLOCK } from '../uapi/fcntl';
 import type { Machine } from '../machine';
 import { InodeInfo, KernfsNameOp, kernfsNameOpErrno, kernfsSetattrErrno } from '../kernfs/iops';
 import * as F from '../uapi/fuse';
+import { FUSE_MAX_WRITE } from './fuse_dev';
 
 /** How FUSE callers map to emulated credentials and how inode owners are reported. */
 export interface FuseIdentity {
@@ -48,7 +49,7 @@ interface DirHandle {
 const S_IFMT = constants.S_IFMT;
 const DT = (mode: number): number => (mode & S_IFMT) >> 12;
 const NAME_MAX = 255;
-const MAX_WRITE = 128 * 1024;
+const MAX_WRITE = FUSE_MAX_WRITE;
 
 /** A reply: out header + body, or just an errno. */
 type Reply = { error: number; body?: Uint8Array[] };
