@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * Keep the emulated /sys mounted live at DIR while the user works (foreground): every read of
- * DIR renders from the model, every write runs the kernel's store(). SIGINT/SIGTERM unmount and
- * exit 0. As root the mount is made directly; otherwise through fusermount3 and the helper.
+ * Keep the emulated tree mounted live at DIR (DIR/sys, DIR/dev) while the user works, in the
+ * foreground: every read renders from the model, every write runs the kernel's store().
+ * SIGINT/SIGTERM unmount and exit 0. As root the mount is made directly; otherwise through
+ * fusermount3 and the helper.
  */
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +12,7 @@ import { Command, hostOptions, machineFrom } from '../command';
 import { ExitError, UsageError } from '../errors';
 
 export const mountCommand: Command = {
-  summary: 'mount the emulated /sys live at DIR until SIGINT/SIGTERM (writes reach the model); works without root via fusermount3',
+  summary: 'mount the emulated tree live at DIR (DIR/sys, DIR/dev) until SIGINT/SIGTERM; writes reach the model; without root via fusermount3',
   usage: 'mount DIR [--host NAME|FILE] [--kernel VERSION]',
   options: { ...hostOptions },
   allowPositionals: true,

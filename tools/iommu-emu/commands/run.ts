@@ -69,7 +69,7 @@ export function namespacesAvailable(asRoot = process.getuid?.() === 0): { ok: tr
 }
 
 export const runCommand: Command = {
-  summary: 'run a program with the emulated /sys mounted live over /sys (private mount namespace; writes reach the model)',
+  summary: 'run a program with the emulated /sys (and /dev/vfio) mounted live in a private mount namespace; writes reach the model; --static: a snapshot',
   usage: 'run [--host NAME|FILE] [--kernel VERSION] [--static] -- COMMAND [ARG…]',
   options: { ...hostOptions, static: { type: 'boolean' } },
   allowPositionals: true,
