@@ -10,7 +10,7 @@ const GROUP = '/sys/kernel/iommu_groups/2';
 
 type Op = { name: string; sync: (fs: any) => unknown; cb?: (fs: any, done: (e: unknown) => void) => void; promise?: (fs: any) => Promise<unknown> }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** [operation, errno as root, errno as uid 1000] — from fs/namei.c + fs/kernfs (see lib/sysfs/kernfs.ts). */
+/** [operation, errno as root, errno as uid 1000] — from fs/namei.c + fs/kernfs (see lib/kernfs/iops.ts). */
 const CASES: [Op, string | null, string | null][] = [
   [{ name: 'create a file (writeFile)', sync: (f) => f.writeFileSync('/sys/bus/pci/new_file', 'x'), promise: (f) => f.promises.writeFile('/sys/bus/pci/new_file', 'x') }, 'EACCES', 'EACCES'],
   [{ name: "open(…, 'w') of a missing name", sync: (f) => f.openSync(`${GROUP}/nope`, 'w') }, 'EACCES', 'EACCES'],

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { decode, encode } from '../abi';
 import { errnoNumber } from '../errno';
-import { O_RDONLY, O_WRONLY } from '../fs/fcntl';
+import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
 import { createMachine } from '../machine';
 import * as F from '../uapi/fuse';
 import { SysfsFuse } from './sysfs_fuse';

@@ -3,7 +3,7 @@
  * The emulated machine's tree (/sys and /dev) as a FUSE filesystem: one FUSE request in, at most
  * one reply out, no I/O.
  * Reads render from the model at open and continue the same buffer (seq_file, through
- * `machine.sys`), writes run the attribute's store() with its errno, lookups see the tree as it
+ * an emulated task per caller: `machine.task({ cred })`), writes run the attribute's store() with its errno, lookups see the tree as it
  * is now (entries are never cached by the kernel: entry and attribute timeouts are 0), and
  * namespace changes get the errno sysfs gives (lib/kernfs/iops.ts).
  *
@@ -19,6 +19,7 @@ import { Credentials, ROOT, permitted, user } from '../cred';
 import { Errno, errnoNumber, isKernelError, kerr } from '../errno';
 import { kernfsOwner } from '../fs/kernfs_guard';
 import { O_ACCMODE, O_APPEND, O_NONBLOCK } from '../uapi/fcntl';
+import type { Process } from '../fs/process';
 import type { Machine } from '../machine';
 import { InodeInfo, KernfsNameOp, kernfsNameOpErrno, kernfsSetattrErrno } from '../kernfs/iops';
 import * as F from '../uapi/fuse';
@@ -62,6 +63,10 @@ export class SysfsFuse {
   private readonly byPath = new Map<string, number>();
   private nextId = 2;
   private readonly dirs = new Map<number, DirHandle>();
+  /** Open attribute files: FUSE file handle → the emulated process and fd behind it. */
+  private readonly files = new Map<bigint, { proc: Process; fd: number }>();
+  private nextFile = 1n;
+  private readonly procs = new Map<string, Process>();
   private nextDirHandle = 1;
   private readonly ownerUid: number;
   private readonly ownerGid: number;
@@ -88,15 +93,11 @@ export class SysfsFuse {
     this.counts.set(h.opcode, (this.counts.get(h.opcode) ?? 0) + 1);
     let r: Reply | undefined;
     const cred = this.credFor(h.uid, h.gid);
-    const saved = this.m.cred;
-    this.m.setCredentials(cred);
     try {
       r = this.dispatch(h, arg, cred);
     } catch (e) {
       if (!isKernelError(e)) throw e;
       r = { error: -e.errno };
-    } finally {
-      this.m.setCredentials(saved);
     }
     if (!r) return undefined;
     return frame(h.unique, r);
@@ -140,17 +141,19 @@ export class SysfsFuse {
       case F.FUSE_ACCESS:
         return this.access(h.nodeid, decode(F.fuse_access_in, arg).mask, cred);
       case F.FUSE_OPEN:
-        return this.open(h.nodeid, decode(F.fuse_open_in, arg).flags);
+        return this.open(h.nodeid, decode(F.fuse_open_in, arg).flags, cred);
       case F.FUSE_READ: {
         const r = decode(F.fuse_read_in, arg);
         const buf = Buffer.alloc(r.size);
-        const n = this.m.sys.pread(Number(r.fh), buf, r.offset);
+        const f = this.fileOf(r.fh);
+        const n = f.proc.sys.pread(f.fd, buf, r.offset);
         return n < 0 ? { error: n } : ok(buf.subarray(0, n));
       }
       case F.FUSE_WRITE: {
         const w = decode(F.fuse_write_in, arg);
         const data = arg.subarray(F.fuse_write_in.size, F.fuse_write_in.size + w.size);
-        const n = this.m.sys.pwrite(Number(w.fh), data, w.offset);
+        const f = this.fileOf(w.fh);
+        const n = f.proc.sys.pwrite(f.fd, data, w.offset);
         return n < 0 ? { error: n } : ok(encode(F.fuse_write_out, { size: n }));
       }
       case F.FUSE_FLUSH:
@@ -158,8 +161,13 @@ export class SysfsFuse {
       case F.FUSE_FSYNCDIR:
         return ok();
       case F.FUSE_RELEASE:
-        this.m.sys.close(Number(decode(F.fuse_release_in, arg).fh));
+      {
+        const fh = decode(F.fuse_release_in, arg).fh;
+        const f = this.fileOf(fh);
+        this.files.delete(fh);
+        f.proc.sys.close(f.fd);
         return ok();
+      }
       case F.FUSE_OPENDIR:
         return this.opendir(h.nodeid);
       case F.FUSE_READDIR: {
@@ -341,7 +349,8 @@ export class SysfsFuse {
       viaOpenFile: (s.valid & F.FATTR_FH) !== 0,
     });
     if (errno) return fail(errno);
-    const raw = this.m.fs;
+    // Checked above with the caller's credentials: the change itself goes to memfs directly.
+    const raw = this.m.vol;
     const isLink = (st.mode & S_IFMT) === constants.S_IFLNK;
     if (s.valid & F.FATTR_MODE && !isLink) raw.chmodSync(ino.path, s.mode & 0o7777);
     if (s.valid & (F.FATTR_UID | F.FATTR_GID))
@@ -371,13 +380,36 @@ export class SysfsFuse {
     return permitted(cred, st.mode, st.uid, st.gid, mask & 7) ? ok() : fail('EACCES');
   }
 
-  private open(nodeid: bigint, flags: number): Reply {
+  /**
+   * The emulated process that opens files for callers with these credentials: one task per
+   * uid/gid, a child of init (the FUSE request's pid is a pid on the host, not in the machine).
+   */
+  private processFor(cred: Credentials): Process {
+    const key = `${cred.uid}:${cred.gid}:${[...cred.caps].sort().join(',')}`;
+    let p = this.procs.get(key);
+    if (!p) {
+      p = this.m.task({ cred, comm: 'iommu-emu-fuse' });
+      this.procs.set(key, p);
+    }
+    return p;
+  }
+
+  private fileOf(fh: bigint): { proc: Process; fd: number } {
+    const f = this.files.get(fh);
+    if (!f) throw kerr('EBADF');
+    return f;
+  }
+
+  private open(nodeid: bigint, flags: number, cred: Credentials): Reply {
     const { ino } = this.statOf(nodeid);
     // O_CREAT/O_EXCL/O_TRUNC were handled by the VFS (the file exists; kernfs ignores truncation).
-    const fd = this.m.sys.open(ino.path, flags & (O_ACCMODE | O_NONBLOCK | O_APPEND));
+    const proc = this.processFor(cred);
+    const fd = proc.sys.open(ino.path, flags & (O_ACCMODE | O_NONBLOCK | O_APPEND));
     if (fd < 0) return { error: fd };
+    const fh = this.nextFile++;
+    this.files.set(fh, { proc, fd });
     // Every read reaches the model; nothing of an attribute stays in the page cache.
-    return ok(encode(F.fuse_open_out, { fh: BigInt(fd), open_flags: F.FOPEN_DIRECT_IO }));
+    return ok(encode(F.fuse_open_out, { fh, open_flags: F.FOPEN_DIRECT_IO }));
   }
 
   private opendir(nodeid: bigint): Reply {
