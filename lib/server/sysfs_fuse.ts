@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
  * The emulated machine's tree (/sys and /dev) as a FUSE filesystem: one FUSE request in, at most
- * one reply out, no I/O.
- * Reads render from the model at open and continue the same buffer (seq_file, through
- * an emulated task per caller: `machine.task({ cred })`), writes run the attribute's store() with its errno, lookups see the tree as it
- * is now (entries are never cached by the kernel: entry and attribute timeouts are 0), and
- * namespace changes get the errno sysfs gives (lib/kernfs/iops.ts).
+ * one reply out, no I/O. Reads render from the model at open and continue the same buffer
+ * (seq_file), writes run the attribute's store() with its errno — both through an emulated task
+ * per caller credential (`machine.task({ cred })`) — lookups see the tree as it is now (nothing
+ * is cached by the kernel: entry and attribute timeouts are 0), and namespace changes get the
+ * errno sysfs gives (lib/kernfs/iops.ts).
  *
  * @see fs/kernfs/file.c (open/read/write of attributes), fs/kernfs/dir.c (lookup/readdir),
  *      fs/fuse/dev.c, fs/fuse/dir.c (what the kernel sends and how it takes the replies)
@@ -290,7 +290,8 @@ export class SysfsFuse {
       ctimensec: c.ns,
       mode: st.mode,
       nlink: st.nlink,
-      // Root's inodes are reported as the owner's: inside `run`'s user namespace that is uid 0.
+      // @note emulation: root's inodes are reported as the owner's (inside `run`'s user namespace
+      // that is uid 0; on a root mount the owner is root anyway).
       uid: st.uid === 0 ? this.ownerUid : st.uid,
       gid: st.gid === 0 ? this.ownerGid : st.gid,
       // Device numbers in the kernel's new_encode_dev form, which is also makedev's.
@@ -447,6 +448,7 @@ export class SysfsFuse {
     return ok(...out);
   }
 
+  /** @note emulation: the same refusals under /dev (devtmpfs would let root mknod there). */
   private nameOp(op: KernfsNameOp, parent: bigint, name: string, cred: Credentials, renameFlags = 0): Reply {
     const { st } = this.statOf(parent);
     const victim = this.lstat(childPath(this.pathOf(parent), name));
