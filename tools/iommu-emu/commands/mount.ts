@@ -26,7 +26,7 @@ export const mountCommand: Command = {
       throw new UsageError(`${dir}: no such directory`);
     }
     if (!st.isDirectory()) throw new UsageError(`${dir}: not a directory`);
-    const m = machineFrom(args, DEFAULT_HOST);
+    const m = machineFrom(args, DEFAULT_HOST, io);
     const live = liveMountMode(io.env);
     if (!live.ok) throw new ExitError(3, `mount: cannot mount a live /sys here: ${live.reason}\n  For files instead: iommu-emu export DIR`);
     const server = await RunServer.start(m, {
