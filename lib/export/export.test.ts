@@ -8,13 +8,20 @@ import { builtinHostNames } from '../hosts';
 import { createMachine } from '../machine';
 import { ExportError, exportTree, walkEmulated } from './export';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-export-'));
+/** A temporary directory, removed after the file's tests whatever they did. */
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-export-'));
+  made.push(d);
+  return d;
+};
+test.after.always(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 test('export writes every file, mode and relative link of the emulated sys/ tree', (t) => {
   const m = createMachine('intel-vtd-server');
-  const parent = tmp();
-  t.teardown(() => fs.rmSync(parent, { recursive: true, force: true }));
-  const dir = path.join(parent, 'out');
+  const dir = path.join(tmp(), 'out');
   const r = exportTree(m, dir);
   t.true(r.files > 100 && r.links > 50);
   for (const e of walkEmulated(m, '/sys')) {
