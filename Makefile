@@ -1,5 +1,5 @@
 # Thin wrapper in kselftest's lib.mk vocabulary; npm scripts are the source of truth.
-.PHONY: all install build check test run run_tests bench fuzz fuzz-replay clean
+.PHONY: all install native build check test run run_tests bench fuzz fuzz-replay clean
 
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
@@ -11,12 +11,25 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 
 install: $(NODE_MODULES_STAMP)
 
-build: install
+# Native front ends of the run server, C built from source with the machine's compiler. Their
+# protocol header is generated from lib/server/channel.ts, never written by hand.
+CC ?= cc
+NATIVE := build/native
+native: $(NATIVE)/iommu-emu-fuse
+
+$(NATIVE)/iommu_emu_server.h: lib/server/channel.ts scripts/gen-server-header.ts $(NODE_MODULES_STAMP)
+	@mkdir -p $(NATIVE)
+	node -r ts-node/register/transpile-only scripts/gen-server-header.ts > $@.tmp && mv $@.tmp $@
+
+$(NATIVE)/iommu-emu-fuse: native/iommu-emu-fuse.c $(NATIVE)/iommu_emu_server.h
+	$(CC) -O2 -Wall -Wextra -Werror -I$(NATIVE) -o $@ $<
+
+build: install native
 	npm run --silent build
 
 # typecheck + every ava test (the kselftest suites run inside ava through one bridge test);
 # ends with a plain "N passed, N failed, N skipped" line and fails when no test ran.
-test: install
+test: install native
 	npm run --silent typecheck
 	node scripts/run-tests.js
 
@@ -28,7 +41,7 @@ run: install
 
 run_tests: run
 
-bench: install
+bench: install native
 	node -r ts-node/register/transpile-only bench/run.ts
 
 # The attacks kept in the repo: >= 1,000,000 fuzzed ioctls and >= 100,000 MAP/UNMAP operations
@@ -44,4 +57,4 @@ fuzz-replay: install
 	node -r ts-node/register/transpile-only fuzz/run.ts $(FUZZ) --seed $(SEED) --path '$(FUZZ_PATH)' $(if $(FUZZ_LEN),--length $(FUZZ_LEN)) $(if $(FUZZ_CMDS),--commands '$(FUZZ_CMDS)')
 
 clean:
-	rm -rf dist
+	rm -rf dist build

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** The caller's credentials: uid/gid for DAC checks, capabilities for `capable()`. */
-export type Capability = 'CAP_SYS_ADMIN' | 'CAP_SYS_RAWIO' | 'CAP_DAC_OVERRIDE' | 'CAP_IPC_LOCK' | 'CAP_SYS_RESOURCE';
+export type Capability =
+  | 'CAP_SYS_ADMIN'
+  | 'CAP_SYS_RAWIO'
+  | 'CAP_DAC_OVERRIDE'
+  | 'CAP_IPC_LOCK'
+  | 'CAP_SYS_RESOURCE'
+  | 'CAP_FOWNER'
+  | 'CAP_CHOWN';
 
 export interface Credentials {
   readonly uid: number;
@@ -11,7 +18,7 @@ export interface Credentials {
 export const ROOT: Credentials = Object.freeze({
   uid: 0,
   gid: 0,
-  caps: new Set<Capability>(['CAP_SYS_ADMIN', 'CAP_SYS_RAWIO', 'CAP_DAC_OVERRIDE', 'CAP_IPC_LOCK', 'CAP_SYS_RESOURCE']),
+  caps: new Set<Capability>(['CAP_SYS_ADMIN', 'CAP_SYS_RAWIO', 'CAP_DAC_OVERRIDE', 'CAP_IPC_LOCK', 'CAP_SYS_RESOURCE', 'CAP_FOWNER', 'CAP_CHOWN']),
 });
 
 export const user = (uid = 1000, gid = uid, caps: Capability[] = []): Credentials => ({ uid, gid, caps: new Set(caps) });

@@ -52,6 +52,23 @@ export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
 export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
+export {
+  CONTROL_SOCKET,
+  IOMMU_EMU_MAGIC,
+  MountError,
+  RunServer,
+  SysfsFuse,
+  cHeader,
+  directMountArgs,
+  directMountOptions,
+  helperPath,
+  isMounted,
+  liveMountMode,
+  mountLive,
+  openDirect,
+  startHelper,
+} from './server';
+export type { FuseIdentity, Helper, LiveMount, MountMode, RunServerOptions } from './server';
 export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/validate';
 export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';
 export { explainGroupResvRegions, ignoredFirmware } from './iommu/explain';

@@ -11,6 +11,7 @@ import type { IFs } from 'memfs';
 import { Credentials, ROOT, permitted } from './cred';
 import { ChrdevRegistry } from './drivers/char_dev';
 import { KernelError, isKernelError, kerr } from './errno';
+import { guardSysfs } from './fs/kernfs_guard';
 import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
 import type { SyscallHost, Syscalls } from './fs/syscalls';
@@ -105,7 +106,7 @@ export class Machine {
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
     this.k = k;
     this.vol = new Volume(new Superblock({ process: memfsProcess() }));
-    this.fs = createFsFromVolume(this.vol);
+    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred);
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
     this.syscallHost = {
       vol: this.vol,

@@ -40,6 +40,7 @@ export const ERRNO = {
   EBADFD: [77, 'File descriptor in bad state'],
   EMSGSIZE: [90, 'Message too long'],
   EOPNOTSUPP: [95, 'Operation not supported'],
+  ESTALE: [116, 'Stale file handle'],
   EADDRINUSE: [98, 'Address already in use'],
   ETIMEDOUT: [110, 'Connection timed out'],
 } as const satisfies Record<string, readonly [number, string]>;

@@ -106,7 +106,9 @@ export function exportTree(m: Machine, targetDir: string, opts: ExportOptions = 
       }
     }
     if (opts.metadata) nodeFs.writeFileSync(path.join(tmp, EXPORT_METADATA_FILE), `${JSON.stringify(opts.metadata, null, 2)}\n`, { mode: 0o644 });
-    for (const [d, mode] of dirModes.reverse()) nodeFs.chmodSync(d, mode);
+    // @note emulation: directories keep their owner's write bit (sysfs' mount point is 0555), so
+    // whoever exported the tree can `rm -rf` it again without root.
+    for (const [d, mode] of dirModes.reverse()) nodeFs.chmodSync(d, mode | 0o200);
     nodeFs.chmodSync(tmp, 0o755);
     if (nodeFs.existsSync(target)) nodeFs.rmdirSync(target);
     nodeFs.renameSync(tmp, target);

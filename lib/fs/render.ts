@@ -13,6 +13,7 @@ import { toNodeFsError } from './node_errors';
 
 interface MemfsNode {
   mode: number;
+  getSize(): number;
   rdev: number;
   uid: number;
   gid: number;
@@ -26,6 +27,9 @@ interface Rendered {
   readonly kind: SysNode['kind'];
   readonly sig: string;
 }
+
+/** sysfs gives a text attribute the size of its buffer. @see fs/sysfs/file.c:sysfs_add_file_mode_ns */
+const TEXT_ATTR_SIZE = 4096;
 
 /** Calls the attribute's store for a write through memfs; returns bytes consumed. */
 export type StoreHook = (path: string, attr: Attribute, data: Uint8Array, pos: number) => number;
@@ -67,6 +71,8 @@ export class MemfsRenderer {
   private current = new Map<string, Rendered>();
   /** Inodes of rendered attribute files, so updates need no path walk. */
   private readonly nodes = new Map<string, MemfsNode>();
+  /** The mode each attribute file was rendered with: a chmod (kernfs keeps it) survives re-renders. */
+  private readonly modes = new Map<string, number>();
   private desired: SysTree = new Map();
 
   constructor(
@@ -136,7 +142,11 @@ export class MemfsRenderer {
           if (!have || have.sig !== sig) chmods.add(p);
           break;
         case 'link':
-          if (!have) this.vol.symlinkSync(n.target, p);
+          if (!have) {
+            this.vol.symlinkSync(n.target, p);
+            // kernfs links are lrwxrwxrwx (memfs would make them 0666).
+            this.node(p).mode = constants.S_IFLNK | 0o777;
+          }
           break;
         case 'chardev': {
           if (have) break;
@@ -155,10 +165,15 @@ export class MemfsRenderer {
             node = this.node(p);
             this.nodes.set(p, node);
             this.hook(p, node);
+            // Binary attributes have their real size; text attributes one page, whatever show() says.
+            if (!n.attr.binary) node.getSize = () => TEXT_ATTR_SIZE;
           }
           const content = attrContent(n.attr);
           if (!node.getBuffer().equals(content)) node.setBuffer(content);
-          node.mode = constants.S_IFREG | n.attr.mode;
+          if (this.modes.get(p) !== n.attr.mode) {
+            node.mode = constants.S_IFREG | n.attr.mode;
+            this.modes.set(p, n.attr.mode);
+          }
           break;
         }
       }
@@ -174,6 +189,7 @@ export class MemfsRenderer {
   private forget(p: string): void {
     this.current.delete(p);
     this.nodes.delete(p);
+    this.modes.delete(p);
   }
 
   /** Route memfs writes on this inode to the attribute's store; truncation is a no-op, as in sysfs. */

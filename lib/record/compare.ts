@@ -36,7 +36,11 @@ export function compareWithSource(m: Machine, src: SysSource): Difference[] {
       continue;
     }
     const mode = src.mode(e.path);
-    if (mode !== undefined && mode >= 0 && mode !== e.mode) out.push({ path: e.path, what: 'mode', detail: `source 0${mode?.toString(8)}, replay 0${e.mode.toString(8)}` });
+    // An export keeps directories owner-writable so that its owner can remove it (export.ts); on
+    // sysfs a directory's write bits change nothing (kernfs refuses every entry change), so they
+    // are not compared.
+    const differs = (a: number, b: number) => (e.kind === 'dir' ? (a | 0o200) !== (b | 0o200) : a !== b);
+    if (mode !== undefined && mode >= 0 && differs(mode, e.mode)) out.push({ path: e.path, what: 'mode', detail: `source 0${mode?.toString(8)}, replay 0${e.mode.toString(8)}` });
     if (e.kind === 'file') {
       const b = src.read(e.path) ?? Buffer.alloc(0);
       if (!b.equals(e.content!)) out.push({ path: e.path, what: 'content', detail: `source ${show(b)} (${b.length} bytes), replay ${show(e.content!)} (${e.content!.length} bytes)` });

@@ -4,6 +4,7 @@ import type { Command } from '../command';
 import { catCommand } from './cat';
 import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
+import { mountCommand } from './mount';
 import { recordCommand } from './record';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
@@ -16,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   cat: catCommand,
   export: exportCommand,
   hosts: hostsCommand,
+  mount: mountCommand,
   record: recordCommand,
   run: runCommand,
   serve: serveCommand,

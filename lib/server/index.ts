@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0-only
+export * from './channel';
+export * from './server';
+export * from './sysfs_fuse';
+export * from './fuse_dev';
+export * from './mount';
