@@ -11,6 +11,8 @@ import { KernelError, kerr } from './errno';
 import type { SysTree } from './kernfs/attribute';
 import { PciBus } from './drivers/probe';
 import { PlatformBus } from './drivers/platform';
+import type { PciFunctionInfo } from './drivers/pci_config';
+import { pciAssignResources } from './drivers/setup_bus';
 import { IOMMU_DRIVERS, IommuOps } from './iommu/drivers';
 import { IommuCore } from './iommu/iommu';
 import type { KernelProfile } from './kernel/profile';
@@ -79,10 +81,12 @@ export class Host {
 
   constructor(topology: Topology, kernel: KernelProfile, opts: HostOptions = {}) {
     // Own copy: hot-plug and attribute stores change device specs, never the caller's Topology.
-    topology = { ...topology, devices: topology.devices.map((d) => ({ ...d })) };
+    // Every BAR gets its address here, as resource assignment gives it on a real boot.
+    const layout = pciAssignResources(topology.devices, topology.firmware.pciHostBridgeWindows);
+    topology = { ...topology, devices: layout.specs };
     this.topology = topology;
     this.kernel = kernel;
-    this.pci = new PciBus(topology.devices as DeviceSpec[]);
+    this.pci = new PciBus(topology.devices as DeviceSpec[], layout);
     this.iommu = new IommuCore(topology, kernel, this.pci);
     this.dd = new DriverCore(kernel, this.pci, this.iommu, () => this.changed());
     // A driver passed in takes the place of the built-in one of the same name (a test's mock).
@@ -153,6 +157,11 @@ export class Host {
 
   findDevice(bdf: string): PciDevice | undefined {
     return this.pci.findDevice(bdf);
+  }
+
+  /** The PCI core's view of a function: bridge bus numbers and windows, PCIe port type and link. */
+  pciInfo(bdf: string): PciFunctionInfo {
+    return this.pci.info(bdf);
   }
 
   findUnit(name: string): IommuUnit | undefined {

@@ -301,7 +301,8 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   const rev = hexAttr(src, `${dir}/revision`, note, 8);
   if (rev) d.revision = hex(rev, 2);
   const sv = hexAttr(src, `${dir}/subsystem_vendor`, note, 16);
-  if (sv !== undefined && sv !== vendor) d.subsystem_vendor = hex(sv, 4);
+  // The topology's default: the vendor on endpoints, 0 on bridges (no SSVID capability).
+  if (sv !== undefined && sv !== ((cls >> 8) === 0x0604 ? 0 : vendor)) d.subsystem_vendor = hex(sv, 4);
   const sd = hexAttr(src, `${dir}/subsystem_device`, note, 16);
   if (sd) d.subsystem_device = hex(sd, 4);
   const drv = src.readlink(`${dir}/driver`);
@@ -336,14 +337,21 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   const res = src.text(`${dir}/resource`);
   if (res !== undefined) {
     const bars: Raw[] = [];
-    res
-      .split('\n')
-      .filter(Boolean)
-      .forEach((line, i) => {
+    const lines = res.split('\n').filter(Boolean);
+    const bridge = (cls >> 8) === 0x0604;
+    // Bridges end with their four window lines (I/O, memory, prefetchable, unused).
+    const windowAt = bridge && (lines.length === 17 || lines.length === 11) ? lines.length - 4 : undefined;
+    const windows: Raw = {};
+    lines.forEach((line, i) => {
         const f = line.split(' ').map((x) => BigInt(x));
-        if (f.length !== 3 || i > 6) return;
+        if (f.length !== 3) return;
         const [start, end, flags] = f as [bigint, bigint, bigint];
         if (flags === 0n && start === 0n && end === 0n) return;
+        if (windowAt !== undefined && i >= windowAt && i < windowAt + 3) {
+          if (end >= start) windows[['io', 'mem', 'pref'][i - windowAt]!] = { start: hex(start), end: hex(end) };
+          return;
+        }
+        if (i > 6) return;
         const size = end - start + 1n;
         if (size <= 0n || (size & (size - 1n)) !== 0n) {
           note('warning', `${dir}/resource`, `line ${i}: size ${hex(size)} is not a power of two; not recorded`);
@@ -351,6 +359,7 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
         }
         if (i === 6) {
           d.rom = hex(size);
+          d.romAddress = hex(start);
           return;
         }
         const type = flags & 0x100n ? 'io' : flags & 0x100000n ? 'mem64' : 'mem32';
@@ -359,6 +368,7 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
         bars.push(b);
       });
     if (bars.length) d.bars = bars;
+    if (Object.keys(windows).length) d.windows = windows;
   }
   return d;
 }
@@ -415,7 +425,12 @@ function keepRecordedConfig(doc: Raw, src: SysSource): void {
 function dropDefaultBarAddresses(doc: Raw, src: SysSource): void {
   const devices = doc.devices as Raw[];
   const stripped = structuredClone(doc);
-  for (const d of stripped.devices as Raw[]) for (const b of (d.bars as Raw[] | undefined) ?? []) delete b.address;
+  const strip = (d: Raw) => {
+    for (const b of (d.bars as Raw[] | undefined) ?? []) delete b.address;
+    delete d.romAddress;
+    delete d.windows;
+  };
+  for (const d of stripped.devices as Raw[]) strip(d);
   let m: Machine;
   try {
     m = replay(stripped, src.label);
@@ -423,11 +438,11 @@ function dropDefaultBarAddresses(doc: Raw, src: SysSource): void {
     return;
   }
   for (const d of devices) {
-    if (!d.bars) continue;
+    if (!d.bars && d.romAddress === undefined && !d.windows) continue;
     const p = `/sys/bus/pci/devices/${String(d.bdf)}`;
     const want = src.read(`${p}/resource`);
     const got = m.fs.readFileSync(`${p}/resource`) as Buffer;
-    if (want && got.equals(want)) for (const b of d.bars as Raw[]) delete b.address;
+    if (want && got.equals(want)) strip(d);
   }
 }
 

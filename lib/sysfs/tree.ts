@@ -13,7 +13,7 @@ import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
 import { formatResvRegion } from '../model/resv_region';
 import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
-import { resourceFile } from '../drivers/pci_config';
+import { pciWriteConfig, resourceFile } from '../drivers/pci_config';
 import { bufToString } from '../kernel/string';
 import { Attribute, SysTree } from '../kernfs/attribute';
 
@@ -60,7 +60,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('class', () => `${hex(d.class, 6)}\n`),
     ro('revision', () => `${hex(d.revision, 2)}\n`),
     ro('irq', () => `${d.spec.irq}\n`),
-    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV)),
+    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV, host.pciInfo(d.bdf).bridge)),
     ro('modalias', modalias),
     {
       name: 'numa_node',
@@ -116,11 +116,12 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
       binary: true,
       // Unprivileged readers see only the first 64 bytes. @see drivers/pci/pci-sysfs.c:pci_read_config
       show: () => d.config,
+      // Writes reach only the bits the hardware implements as writable; every accepted write
+      // is visible to the next reader.
       store: (b, c) => {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
-        if (c.pos >= d.config.length) return 0;
-        const n = Math.min(b.length, d.config.length - c.pos);
-        d.config.set(b.subarray(0, n), c.pos);
+        const n = pciWriteConfig(d.spec, d.config, b, c.pos);
+        if (n > 0) host.changed();
         return n;
       },
     },

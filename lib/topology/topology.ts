@@ -310,8 +310,16 @@ export interface DeviceSpec {
   readonly irq: number;
   readonly numa_node: number;
   readonly pcie: boolean;
+  /** PCIe LnkCap: GT/s and lanes (a normalized topology always has them; see pcieLinkCap). */
+  readonly linkSpeed?: number;
+  readonly linkWidth?: number;
   readonly bars: readonly BarSpec[];
+  /** Expansion ROM size. */
   readonly rom?: bigint;
+  /** Where the ROM BAR points (default: assigned with the other BARs). */
+  readonly romAddress?: bigint;
+  /** Bridges: recorded forwarding windows (default: the hull of what is below). */
+  readonly windows?: { readonly io?: AddrRange; readonly mem?: AddrRange; readonly pref?: AddrRange };
   readonly msi: number;
   readonly msix: number;
   readonly intx: boolean;
@@ -474,6 +482,16 @@ export function sysfsNameProblem(name: string): string | undefined {
 function normalize(raw: RawTopology, file: string): Topology {
   const issues: TopologyIssue[] = [];
   const bad = (path: string, message: string) => issues.push({ file, path, message });
+  const windowsOf = (w: Raw, at: string): DeviceSpec['windows'] => {
+    const out: Record<string, AddrRange> = {};
+    for (const k of ['io', 'mem', 'pref'] as const) {
+      if (!w[k]) continue;
+      const r = { start: big(w[k].start), end: big(w[k].end) };
+      if (r.end < r.start) bad(`${at}.${k}.end`, `end 0x${r.end.toString(16)} must be ≥ start 0x${r.start.toString(16)}`);
+      out[k] = r;
+    }
+    return out;
+  };
 
   const kernelText: string = typeof raw.kernel === 'object' ? raw.kernel.version : raw.kernel;
   if (!parseKernelVersion(kernelText === 'latest' ? '0.0' : kernelText)) bad('kernel', PATTERN_FORMS.kernel!);
@@ -567,7 +585,9 @@ function normalize(raw: RawTopology, file: string): Topology {
       device: num(d.device),
       class: num(d.class),
       revision: num(d.revision ?? 0),
-      subsystem_vendor: num(d.subsystem_vendor ?? d.vendor),
+      // A bridge's subsystem ids live in an SSVID capability: without one they read 0.
+      // @see drivers/pci/probe.c:pci_setup_device (PCI_HEADER_TYPE_BRIDGE, PCI_CAP_ID_SSVID)
+      subsystem_vendor: num(d.subsystem_vendor ?? (num(d.class) >> 8 === 0x0604 ? 0 : d.vendor)),
       subsystem_device: num(d.subsystem_device ?? 0),
       driver: d.driver ?? null,
       driver_override: d.driver_override,
@@ -579,8 +599,12 @@ function normalize(raw: RawTopology, file: string): Topology {
       irq: d.irq ?? 0,
       numa_node: d.numa_node ?? -1,
       pcie: d.pcie ?? true,
+      linkSpeed: d.linkSpeed ?? 8,
+      linkWidth: d.linkWidth ?? (num(d.class) >> 8 === 0x0604 ? 16 : 4),
       bars,
       rom: optBig(d.rom),
+      romAddress: optBig(d.romAddress),
+      windows: d.windows && windowsOf(d.windows, `${at}.windows`),
       msi: d.msi ?? 1,
       msix: d.msix ?? 0,
       intx: d.intx ?? true,
@@ -619,6 +643,24 @@ function normalize(raw: RawTopology, file: string): Topology {
   platformDevices.forEach((p, i) => {
     if (platNames.has(p.name)) bad(`platformDevices[${i}].name`, `duplicate platform device ${p.name} (first at platformDevices[${platNames.get(p.name)}])`);
     else platNames.set(p.name, i);
+  });
+
+  // Bus numbers: the children of a bridge sit on its secondary bus, which no device outside it uses.
+  // @see drivers/pci/probe.c:pci_scan_bridge_extend
+  const busOf = (bdf: string) => bdf.slice(0, 7);
+  const childBus = new Map<string, [string, number]>();
+  devices.forEach((d, i) => {
+    if (d.parent === undefined || !bdfs.has(d.parent)) return;
+    const first = childBus.get(d.parent);
+    if (!first) childBus.set(d.parent, [busOf(d.bdf), i]);
+    else if (first[0] !== busOf(d.bdf))
+      bad(`devices[${i}].bdf`, `devices behind bridge ${d.parent} share its secondary bus ${first[0]} (devices[${first[1]}]); ${d.bdf} is on another bus`);
+    if (busOf(d.bdf) === busOf(d.parent)) bad(`devices[${i}].bdf`, `${d.bdf} is on the bus of its parent bridge ${d.parent}; it must be on the bridge's secondary bus`);
+  });
+  devices.forEach((d, i) => {
+    for (const [bridge, [bus]] of childBus)
+      if (busOf(d.bdf) === bus && d.parent !== bridge && d.bdf !== bridge && !issues.some((x) => x.path === `devices[${i}].bdf`))
+        bad(`devices[${i}].bdf`, `bus ${bus} is the secondary bus of bridge ${bridge}; ${d.bdf} must have parent ${bridge}`);
   });
 
   const fw: Raw = raw.firmware ?? {};

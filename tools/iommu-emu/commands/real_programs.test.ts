@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/**
+ * Unmodified programs from Debian read the emulated /sys through `iommu-emu run` and what they
+ * print is checked against the topology: lspci -vvv (bridges, bus numbers, ACS, NUMA node,
+ * IOMMU group), lstopo-no-graphics (bridges and NUMA nodes), virt-host-validate qemu (IOMMU
+ * checks), dpdk-devbind.py --status (the NIC, its driver and /sys/module). Each skips, with the
+ * reason in its title, where the program or a private mount namespace is missing.
+ */
+import test, { ExecutionContext } from 'ava';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { builtinHostNames, createMachine } from '../../../lib/index';
+import type { Machine } from '../../../lib/index';
+import { main } from '../main';
+import { bufferIO } from '../io';
+import { namespacesAvailable } from './run';
+
+const ns = namespacesAvailable();
+
+/** The reason a real-program test cannot run here, or undefined. */
+function missing(program: string, pkg: string): string | undefined {
+  if (!ns.ok) return `namespaces not allowed here: ${ns.reason}`;
+  const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
+  return r.status === 0 ? undefined : `${program} is not installed (Debian package ${pkg})`;
+}
+
+/** A test that runs `program`: skipped with the reason where it cannot. */
+function programTest(title: string, program: string, pkg: string, fn: (t: ExecutionContext) => Promise<void>): void {
+  const why = missing(program, pkg);
+  if (why) test.serial.skip(`${title} (skipped: ${why})`, fn);
+  else test.serial(title, fn);
+}
+
+/** `iommu-emu run --host HOST -- sh -c SCRIPT`; `files` are written to a temp dir passed as $1. */
+async function run(host: string, script: string, files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-realprog-'));
+  try {
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+    const io = bufferIO({ ...process.env, LC_ALL: 'C' });
+    const code = await main(['run', '--host', host, '--', 'sh', '-c', script, 'sh', dir], io);
+    return { code, out: io.out(), err: io.err() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** lspci -vvv's paragraph for one device (`-D` prints the domain). */
+function paragraph(out: string, bdf: string): string {
+  const at = out.indexOf(`\n${bdf} `) >= 0 ? out.indexOf(`\n${bdf} `) + 1 : out.startsWith(`${bdf} `) ? 0 : -1;
+  if (at < 0) return '';
+  const end = out.indexOf('\n\n', at);
+  return out.slice(at, end < 0 ? undefined : end);
+}
+
+const groupOf = (m: Machine, bdf: string) => {
+  try {
+    return Number(String(m.fs.readlinkSync(`/sys/bus/pci/devices/${bdf}/iommu_group`)).split('/').pop());
+  } catch {
+    return undefined;
+  }
+};
+
+for (const host of builtinHostNames()) {
+  programTest(`${host}: lspci -vvv shows every device with its bridge bus numbers, ACS, NUMA node, IOMMU group and driver`, 'lspci', 'pciutils', async (t) => {
+    const r = await run(host, 'lspci -D -vvv');
+    t.is(r.code, 0, r.err);
+    const m = createMachine(host);
+    for (const d of m.host.devices) {
+      const p = paragraph(r.out, d.bdf);
+      t.not(p, '', `${d.bdf} is listed`);
+      const g = groupOf(m, d.bdf);
+      if (g !== undefined) t.regex(p, new RegExp(`\\n\\tIOMMU group: ${g}\\n`), `${d.bdf} group`);
+      else t.notRegex(p, /IOMMU group/, `${d.bdf} has no group`);
+      if (d.spec.numa_node >= 0) t.regex(p, new RegExp(`\\n\\tNUMA node: ${d.spec.numa_node}\\n`), `${d.bdf} NUMA node`);
+      else t.notRegex(p, /NUMA node/);
+      if (d.driver) t.regex(p, new RegExp(`Kernel driver in use: ${d.driver.replace(/[-.]/g, '\\$&')}`), `${d.bdf} driver`);
+      const bridge = d.class >> 8 === 0x0604;
+      if (bridge) {
+        const children = m.host.devices.filter((c) => c.parent === d);
+        const sub = Math.max(...m.host.devices.filter((c) => { for (let x = c.parent; x; x = x.parent) if (x === d) return true; return false; }).map((c) => c.bus), children[0]?.bus ?? 0);
+        const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+        if (children.length) t.regex(p, new RegExp(`Bus: primary=${hex2(d.bus)}, secondary=${hex2(children[0]!.bus)}, subordinate=${hex2(sub)},`), `${d.bdf} bus numbers`);
+        if (children.some((c) => c.spec.bars.some((b) => b.prefetchable && b.type === 'mem64'))) t.regex(p, /Prefetchable memory behind bridge: [0-9a-f]+-[0-9a-f]+ \[size=/, `${d.bdf} prefetchable window`);
+      }
+      if (d.spec.pcie && d.spec.acs === true) t.regex(p, /Access Control Services\n\t\tACSCap:\tSrcValid\+ TransBlk\+ ReqRedir\+ CmpltRedir\+ UpstreamFwd\+/, `${d.bdf} ACS`);
+      else t.notRegex(p, /Access Control Services/, `${d.bdf} has no ACS`);
+      if (d.spec.pcie) t.regex(p, /Capabilities: \[[0-9a-f]+\] Express \(v2\) (Root Port|Endpoint|Root Complex Integrated Endpoint|Upstream Port|Downstream Port)/, `${d.bdf} PCIe`);
+    }
+    // lspci -t draws the hierarchy from the bridges' bus numbers.
+    const tree = await run(host, 'lspci -t');
+    t.is(tree.code, 0, tree.err);
+    for (const d of m.host.devices.filter((x) => x.class >> 8 === 0x0604 && m.host.devices.some((c) => c.parent === x)))
+      t.regex(tree.out, new RegExp(`${d.bdf.slice(8).replace('.', '\\.')}-\\[${m.host.devices.find((c) => c.parent === d)!.bdf.slice(5, 7)}\\]`), `${d.bdf} in lspci -t`);
+  });
+}
