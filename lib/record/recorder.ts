@@ -230,6 +230,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     devices,
   };
   recordKconfig(doc, src);
+  recordModules(doc, src);
   dropDefaultBarAddresses(doc, src);
   keepRecordedConfig(doc, src);
   const build = (d: Raw) => replay(d, src.label);
@@ -373,6 +374,26 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   return d;
 }
 
+/**
+ * Which module registers each bound driver (its `module` link), where the emulator's table would
+ * say otherwise; a module without `initstate` is built in. @see drivers/base/module.c:module_add_driver
+ */
+function recordModules(doc: Raw, src: SysSource): void {
+  const modules: Raw = {};
+  const replayed = replay(doc, src.label);
+  for (const drv of new Set((doc.devices as Raw[]).map((d) => d.driver).filter((x): x is string => typeof x === 'string'))) {
+    const dir = `/sys/bus/pci/drivers/${drv}`;
+    const link = src.readlink(`${dir}/module`);
+    const name = link?.split('/').pop();
+    const builtin = name ? !src.exists(`/sys/module/${name}/initstate`) : undefined;
+    const want = replayed.fs.existsSync(`${dir}/module`) ? String(replayed.fs.readlinkSync(`${dir}/module`)).split('/').pop() : undefined;
+    const wantBuiltin = want !== undefined && !replayed.fs.existsSync(`/sys/module/${want}/initstate`);
+    if (!name || (name === want && builtin === wantBuiltin)) continue;
+    modules[drv] = { module: name, ...(builtin ? { builtin: true } : {}) };
+  }
+  if (Object.keys(modules).length) doc.modules = modules;
+}
+
 /** Build options visible in the tree: a `resource` of 7 (11 on bridges) lines means no CONFIG_PCI_IOV. */
 function recordKconfig(doc: Raw, src: SysSource): void {
   const kconfig: Raw = {};
@@ -497,6 +518,12 @@ function inferKernel(
   }
   const vfioBound = devices.filter((d) => d.driver === 'vfio-pci');
   if (vfioBound.length) facts.push(['vfio_device_cdev', src.exists(`/sys/bus/pci/devices/${String(vfioBound[0]!.bdf)}/vfio-dev`)]);
+  // The VFIO modules a tree with /sys/module shows.
+  if (src.exists('/sys/module/vfio_pci')) {
+    facts.push(['vfio_pci_core_module', src.exists('/sys/module/vfio_pci_core')]);
+    facts.push(['vfio_virqfd_module', src.exists('/sys/module/vfio_virqfd')]);
+  }
+  if (src.exists('/sys/module/vfio_iommu_type1/parameters')) facts.push(['vfio_dma_entry_limit', src.exists('/sys/module/vfio_iommu_type1/parameters/dma_entry_limit')]);
   const candidates = [...new Set([...KERNEL_PROFILES.filter((k) => k !== 'latest'), ...Object.values(FEATURES).flatMap((r) => [r.since, ...('until' in r ? [r.until] : [])]), LATEST_KERNEL])]
     .map((k) => parseKernelVersion(k)!)
     .sort((a, b) => b.major - a.major || b.minor - a.minor);

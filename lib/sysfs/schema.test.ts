@@ -22,6 +22,7 @@ test('the shipped schema loads: one file per ABI document, unique ids', t => {
     'sysfs-class-iommu.json',
     'sysfs-devices-vfio-dev.json',
     'sysfs-kernel-iommu_groups.json',
+    'sysfs-module.json',
   ]);
   t.is(new Set(s.entries.map(e => e.id)).size, s.entries.length);
   for (const e of s.entries) {

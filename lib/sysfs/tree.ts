@@ -11,11 +11,13 @@ import type { Host } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
 import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
 import { formatResvRegion } from '../model/resv_region';
-import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
+import { bindStore, driverOverrideShow, driverOverrideStore, kobjectSynthUevent, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
 import { pciWriteConfig, resourceFile } from '../drivers/pci_config';
 import { bufToString } from '../kernel/string';
 import { Attribute, SysTree } from '../kernfs/attribute';
+import type { ModuleParams } from '../host';
+import { addModuleTree } from './params';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -71,6 +73,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
         const s = bufToString(b).trim();
         if (!/^-?\d+$/.test(s) || Number(s) < -1 || Number(s) > 1023) throw kerr('EINVAL');
+        if (Number(s) !== -1 && !host.topology.nodes.some((n) => n.id === Number(s))) throw kerr('EINVAL'); // !node_online(node)
         (d.spec as { numa_node: number }).numa_node = Number(s);
         host.changed();
         return b.length;
@@ -97,12 +100,8 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
           d.subsystemVendor,
           4,
         )}:${X(d.subsystemDevice, 4)}\nPCI_SLOT_NAME=${d.bdf}\nMODALIAS=${modalias()}`,
-      store: (b) => {
-        // @see drivers/base/core.c:uevent_store (kobject_synth_uevent)
-        const s = bufToString(b).trim().split(/\s+/)[0] ?? '';
-        if (!['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'].includes(s)) throw kerr('EINVAL');
-        return b.length;
-      },
+      // @see drivers/base/core.c:uevent_store
+      store: kobjectSynthUevent,
     },
     {
       name: 'driver_override',
@@ -136,6 +135,8 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
     store: (b) => store(b),
   });
   return [
+    // @see drivers/base/bus.c:uevent_store (kobject_synth_uevent)
+    wo('uevent', kobjectSynthUevent),
     wo('bind', (b) => bindStore(host.dd, drv, b)),
     wo('unbind', (b) => unbindStore(host.dd, drv, b)),
     wo('new_id', (b) => newIdStore(host.dd, drv, b)),
@@ -143,7 +144,7 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
   ];
 }
 
-export function buildSysfsTree(host: Host): SysTree {
+export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   const t: SysTree = new Map();
   const dir = (p: string) => t.set(p, { kind: 'dir' });
   const file = (d: string, a: Attribute) => t.set(`${d}/${a.name}`, { kind: 'file', attr: a });
@@ -207,5 +208,6 @@ export function buildSysfsTree(host: Host): SysTree {
     for (const a of driverAttrs(host, drv)) file(dd, a);
     for (const d of host.devices) if (d.driver === drv.name) link(`${dd}/${d.bdf}`, d.sysfsPath);
   }
+  addModuleTree(t, host, params);
   return t;
 }

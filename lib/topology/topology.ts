@@ -371,6 +371,12 @@ export interface FirmwareSpec {
   readonly pciHostBridgeWindows: readonly AddrRange[];
 }
 
+export interface NumaNodeSpec {
+  readonly id: number;
+  /** Logical CPU numbers, ascending. */
+  readonly cpus: readonly number[];
+}
+
 export interface Cmdline {
   readonly 'iommu.passthrough'?: boolean;
   readonly 'iommu.strict'?: boolean;
@@ -407,6 +413,10 @@ export interface Topology {
   readonly devices: readonly DeviceSpec[];
   readonly platformDevices: readonly PlatformDeviceSpec[];
   readonly firmware: FirmwareSpec;
+  /** Driver name → the module that registers it, where the built-in table does not know it. */
+  readonly modules: Readonly<Record<string, { readonly name: string; readonly builtin: boolean }>>;
+  /** NUMA nodes and their CPUs (default: one node per numa_node the devices name, 4 CPUs each). */
+  readonly nodes: readonly NumaNodeSpec[];
   /** The validated document as written, for round trips (record → replay). */
   readonly source: TopologyInput;
 }
@@ -477,6 +487,20 @@ export function sysfsNameProblem(name: string): string | undefined {
   if (name.includes('/')) return `must not contain "/" (the kernel would register it as ${JSON.stringify(name.replaceAll('/', '!'))})`;
   if (name.includes('\0')) return 'must not contain a NUL byte';
   return undefined;
+}
+
+/** `0-3,8,10-11` → [0,1,2,3,8,10,11]; undefined when malformed. @see lib/bitmap.c:bitmap_parselist */
+export function parseCpuList(text: string): number[] | undefined {
+  const out = new Set<number>();
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b > 8191) return undefined;
+    for (let c = a; c <= b; c++) out.add(c);
+  }
+  return [...out].sort((x, y) => x - y);
 }
 
 function normalize(raw: RawTopology, file: string): Topology {
@@ -717,6 +741,29 @@ function normalize(raw: RawTopology, file: string): Topology {
     bad('firmware.dtIommuAddresses', `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
   else if (acpi.length && compatAt >= 0)
     bad(`platformDevices[${compatAt}].compatible`, `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
+  // NUMA: the nodes as written, else one per node the devices name (node 0 always), 4 CPUs each.
+  let nodes: NumaNodeSpec[];
+  if (raw.nodes) {
+    nodes = (raw.nodes as Raw[]).map((n, i) => {
+      const cpus = parseCpuList(String(n.cpus));
+      if (!cpus) bad(`nodes[${i}].cpus`, 'must be a CPU list like "0-7,16-23"');
+      return { id: n.id ?? i, cpus: cpus ?? [] };
+    });
+    const seenCpu = new Map<number, number>();
+    nodes.forEach((n, i) => {
+      if (nodes.findIndex((x) => x.id === n.id) !== i) bad(`nodes[${i}].id`, `node ${n.id} listed twice`);
+      for (const c of n.cpus) {
+        if (seenCpu.has(c)) bad(`nodes[${i}].cpus`, `CPU ${c} is also in nodes[${seenCpu.get(c)}]`);
+        seenCpu.set(c, i);
+      }
+    });
+  } else {
+    const ids = [...new Set([0, ...devices.map((d) => d.numa_node).filter((n) => n >= 0)])].sort((a, b) => a - b);
+    nodes = ids.map((id, i) => ({ id, cpus: [0, 1, 2, 3].map((c) => 4 * i + c) }));
+  }
+  devices.forEach((d, i) => {
+    if (d.numa_node >= 0 && !nodes.some((n) => n.id === d.numa_node)) bad(`devices[${i}].numa_node`, `no node ${d.numa_node} in nodes[] (have: ${nodes.map((n) => n.id).join(', ')})`);
+  });
 
   if (issues.length) throw new TopologyError(issues);
   return {
@@ -738,6 +785,10 @@ function normalize(raw: RawTopology, file: string): Topology {
     devices,
     platformDevices,
     firmware,
+    modules: Object.fromEntries(
+      Object.entries((raw.modules ?? {}) as Record<string, Raw>).map(([drv, m]) => [drv, { name: m.module ?? drv.replace(/-/g, '_'), builtin: m.builtin ?? false }]),
+    ),
+    nodes,
     source: raw,
   };
 }
