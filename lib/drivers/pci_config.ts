@@ -148,6 +148,8 @@ export interface PciFunctionInfo {
   /** PCI_EXP_FLAGS_TYPE, for PCIe functions. */
   readonly pcieType?: number;
   readonly link?: PcieLink;
+  /** Header type bit 7. */
+  readonly multifunction?: boolean;
 }
 
 const BRIDGE_IO_FLAGS = IORESOURCE_IO;
@@ -211,7 +213,7 @@ export function buildConfigSpace(spec: DeviceSpec, info: PciFunctionInfo = {}): 
   v.setUint8(PCI_CLASS_PROG, spec.class & 0xff);
   v.setUint8(PCI_CLASS_PROG + 1, (spec.class >> 8) & 0xff);
   v.setUint8(PCI_CLASS_PROG + 2, (spec.class >> 16) & 0xff);
-  const multifunction = spec.multifunction ?? false;
+  const multifunction = info.multifunction ?? spec.multifunction ?? false;
   v.setUint8(PCI_HEADER_TYPE, (bridge ? 0x01 : 0x00) | (multifunction ? 0x80 : 0));
   for (const r of barResources(spec)) {
     if (r.index === 6) {

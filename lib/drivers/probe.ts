@@ -46,7 +46,7 @@ export class PciBus {
   info(bdf: string): PciFunctionInfo {
     const l = this.layout;
     if (!l) return {};
-    return { bridge: l.bridges.get(bdf), pcieType: l.pcieType.get(bdf), link: l.link.get(bdf) };
+    return { bridge: l.bridges.get(bdf), pcieType: l.pcieType.get(bdf), link: l.link.get(bdf), multifunction: l.multifunction.has(bdf) || undefined };
   }
 
   private noteSpec(s: DeviceSpec): void {

@@ -37,6 +37,8 @@ export interface PciLayout {
   readonly bridges: ReadonlyMap<string, BridgeWindows>;
   /** PCIe port type of every PCIe function. */
   readonly pcieType: ReadonlyMap<string, number>;
+  /** Functions whose header says multi-function (the topology's word, else: a slot with several functions). */
+  readonly multifunction: ReadonlySet<string>;
   /** Negotiated link (GT/s, lanes) of every PCIe function that has one; width 0: link down. */
   readonly link: ReadonlyMap<string, PcieLink>;
 }
@@ -212,7 +214,9 @@ export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: re
     const b = peer && pcieLinkCap(peer);
     link.set(d.bdf, b ? { speed: Math.min(a.speed, b.speed), width: Math.min(a.width, b.width) } : { speed: a.speed, width: 0 });
   }
-  return { specs: input.map((d) => placed.get(d.bdf)!), bridges, pcieType, link };
+  const slot = (bdf: string) => bdf.slice(0, -2);
+  const multifunction = new Set(input.filter((d) => d.multifunction ?? input.some((o) => o !== d && slot(o.bdf) === slot(d.bdf))).map((d) => d.bdf));
+  return { specs: input.map((d) => placed.get(d.bdf)!), bridges, pcieType, link, multifunction };
 }
 
 /**

@@ -246,6 +246,11 @@ export const FEATURES = {
     what: 'the sun50i (Allwinner H6) IOMMU driver; it has no get_resv_regions',
     source: 'drivers/iommu/sun50i-iommu.c (Maxime Ripard; release recalled, not re-verified)',
   },
+  amd_features2: {
+    since: '6.3',
+    what: 'amd-iommu/features prints EFR2:EFR ("%llx:%llx"; before: EFR alone)',
+    source: 'drivers/iommu/amd/init.c:amd_iommu_show_features ("iommu/amd: Add support for EFR2", recalled)',
+  },
   vfio_pci_core_module: {
     since: '5.15',
     what: 'vfio-pci is split: vfio_pci uses vfio_pci_core.ko (lsmod, /sys/module/vfio_pci_core)',

@@ -15,7 +15,7 @@ export interface Difference {
 const BOTH_WAYS = ['/sys/kernel/iommu_groups', '/sys/class/iommu', '/sys/bus/pci/devices'];
 
 /** Parts of /sys a source may not carry at all (a umockdev file has devices only): compared when present. */
-const IF_PRESENT = ['/sys/module', '/sys/firmware', '/sys/devices/system'];
+const IF_PRESENT = ['/sys/module', '/sys/firmware', '/sys/devices/system', '/sys/bus/cpu', '/sys/bus/node', '/sys/class/net'];
 
 const show = (b: Buffer) => JSON.stringify(b.subarray(0, 48).toString('latin1')) + (b.length > 48 ? '…' : '');
 

@@ -310,6 +310,13 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   d.driver = drv ? drv.split('/').pop()! : null;
   const ov = src.text(`${dir}/driver_override`);
   if (ov !== undefined && ov !== '(null)\n') d.driver_override = ov.replace(/\n$/, '');
+  // A NIC's interface name and MAC, as the net class device under the function shows them.
+  const ifname = (src.list(`${dir}/net`) ?? []).sort()[0];
+  if (ifname && /^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) {
+    d.ifname = ifname;
+    const mac = src.text(`${dir}/net/${ifname}/address`)?.trim();
+    if (mac && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) d.mac = mac;
+  }
   const irq = decAttr(src, `${dir}/irq`);
   if (irq) d.irq = irq;
   const numa = decAttr(src, `${dir}/numa_node`);

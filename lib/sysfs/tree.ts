@@ -9,7 +9,9 @@ import { capable } from '../cred';
 import { kerr } from '../errno';
 import type { Host } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
-import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
+import type { IommuGroup, IommuUnit, PciDevice, PciDriver } from '../model/host';
+import { capNdoms, intelUnitBase, intelUnitCap } from '../iommu/intel_iommu';
+import { amdUnitCap } from '../iommu/amd_iommu';
 import { formatResvRegion } from '../model/resv_region';
 import { bindStore, driverOverrideShow, driverOverrideStore, kobjectSynthUevent, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
@@ -18,6 +20,7 @@ import { bufToString } from '../kernel/string';
 import { Attribute, SysTree } from '../kernfs/attribute';
 import type { ModuleParams } from '../host';
 import { addModuleTree } from './params';
+import { addNetdev, addSystemTree, pciLocalityAttrs } from './system';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -64,6 +67,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('irq', () => `${d.spec.irq}\n`),
     ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV, host.pciInfo(d.bdf).bridge)),
     ro('modalias', modalias),
+    ...pciLocalityAttrs(host, d),
     {
       name: 'numa_node',
       mode: 0o644,
@@ -144,6 +148,46 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
   ];
 }
 
+/**
+ * The driver's attribute group of a unit: `intel-iommu/` (version, address, cap, ecap,
+ * domains_supported, domains_used) and `amd-iommu/` (cap, features).
+ * @see drivers/iommu/intel/iommu.c:intel_iommu_groups, drivers/iommu/amd/init.c:amd_iommu_groups
+ * @note emulation: domains_used counts one domain id per group with a paging default domain.
+ */
+function unitAttrGroups(host: Host, u: IommuUnit): [string, Attribute[]][] {
+  const index = host.units.filter((x) => x.driver === u.driver).indexOf(u);
+  if (u.driver === 'intel-iommu') {
+    const { cap, ecap } = intelUnitCap(u.spec);
+    const used = () => host.groups().filter((g) => g.devices.some((d) => d.unit === u) && g.defaultDomain !== null && g.defaultDomain !== 'identity').length;
+    return [
+      [
+        'intel-iommu',
+        [
+          ro('version', () => '1:0\n'),
+          ro('address', () => `${intelUnitBase(u.spec, index).toString(16)}\n`),
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('ecap', () => `${ecap.toString(16)}\n`),
+          ro('domains_supported', () => `${capNdoms(cap)}\n`),
+          ro('domains_used', () => `${used()}\n`),
+        ],
+      ],
+    ];
+  }
+  if (u.driver === 'amd-iommu') {
+    const { cap, features, features2 } = amdUnitCap(u.spec);
+    return [
+      [
+        'amd-iommu',
+        [
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('features', () => (host.kernel.has('amd_features2') ? `${features2.toString(16)}:${features.toString(16)}\n` : `${features.toString(16)}\n`)),
+        ],
+      ],
+    ];
+  }
+  return [];
+}
+
 export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   const t: SysTree = new Map();
   const dir = (p: string) => t.set(p, { kind: 'dir' });
@@ -187,6 +231,7 @@ export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
     if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
     if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
     if (d.driver) link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
+    addNetdev(t, host, d, link);
     if (d.vfioDevIndex !== undefined) {
       const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
       dir(vd);
@@ -197,6 +242,9 @@ export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   for (const u of host.units) {
     dir(u.sysfsPath);
     dir(`${u.sysfsPath}/devices`);
+    file(u.sysfsPath, { name: 'uevent', mode: 0o644, show: () => '', store: kobjectSynthUevent });
+    link(`${u.sysfsPath}/subsystem`, '/sys/class/iommu');
+    for (const [group, attrs] of unitAttrGroups(host, u)) for (const a of attrs) file(`${u.sysfsPath}/${group}`, a);
     link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
     for (const d of host.devices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
     for (const d of host.platformDevices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.name}`, d.sysfsPath);
@@ -209,5 +257,6 @@ export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
     for (const d of host.devices) if (d.driver === drv.name) link(`${dd}/${d.bdf}`, d.sysfsPath);
   }
   addModuleTree(t, host, params);
+  addSystemTree(t, host, link);
   return t;
 }

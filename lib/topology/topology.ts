@@ -278,6 +278,9 @@ export interface IommuSpec {
   readonly htRangeIgnore: boolean;
   readonly msiDoorbell?: bigint;
   readonly pageSize?: number;
+  /** VT-d CAP_REG/ECAP_REG, AMD-Vi capability header/EFR (default: derived from the spec). */
+  readonly cap?: bigint;
+  readonly ecap?: bigint;
 }
 
 export interface BarSpec {
@@ -324,6 +327,9 @@ export interface DeviceSpec {
   readonly msix: number;
   readonly intx: boolean;
   readonly streamIds?: readonly number[];
+  /** NICs on a network driver: the interface name (default: udev's path name, enp<bus>s<slot>[f<fn>]) and MAC. */
+  readonly ifname?: string;
+  readonly mac?: string;
   readonly startDma?: bigint;
   readonly endDma?: bigint;
   readonly resetMethods: readonly string[];
@@ -375,6 +381,8 @@ export interface NumaNodeSpec {
   readonly id: number;
   /** Logical CPU numbers, ascending. */
   readonly cpus: readonly number[];
+  /** Memory on the node in bytes (default 16 GiB). */
+  readonly memory: bigint;
 }
 
 export interface Cmdline {
@@ -542,6 +550,8 @@ function normalize(raw: RawTopology, file: string): Topology {
       htRangeIgnore: u.htRangeIgnore ?? false,
       msiDoorbell: optBig(u.msiDoorbell),
       pageSize: u.pageSize,
+      cap: optBig(u.cap),
+      ecap: optBig(u.ecap),
     };
   });
   const unitNames = new Set<string>();
@@ -633,6 +643,8 @@ function normalize(raw: RawTopology, file: string): Topology {
       msix: d.msix ?? 0,
       intx: d.intx ?? true,
       streamIds: d.streamIds,
+      ifname: d.ifname,
+      mac: d.mac,
       startDma: optBig(d.startDma),
       endDma: optBig(d.endDma),
       resetMethods: d.resetMethods ?? ['flr', 'bus'],
@@ -747,7 +759,7 @@ function normalize(raw: RawTopology, file: string): Topology {
     nodes = (raw.nodes as Raw[]).map((n, i) => {
       const cpus = parseCpuList(String(n.cpus));
       if (!cpus) bad(`nodes[${i}].cpus`, 'must be a CPU list like "0-7,16-23"');
-      return { id: n.id ?? i, cpus: cpus ?? [] };
+      return { id: n.id ?? i, cpus: cpus ?? [], memory: n.memory === undefined ? 16n << 30n : big(n.memory) };
     });
     const seenCpu = new Map<number, number>();
     nodes.forEach((n, i) => {
@@ -759,7 +771,7 @@ function normalize(raw: RawTopology, file: string): Topology {
     });
   } else {
     const ids = [...new Set([0, ...devices.map((d) => d.numa_node).filter((n) => n >= 0)])].sort((a, b) => a - b);
-    nodes = ids.map((id, i) => ({ id, cpus: [0, 1, 2, 3].map((c) => 4 * i + c) }));
+    nodes = ids.map((id, i) => ({ id, cpus: [0, 1, 2, 3].map((c) => 4 * i + c), memory: 16n << 30n }));
   }
   devices.forEach((d, i) => {
     if (d.numa_node >= 0 && !nodes.some((n) => n.id === d.numa_node)) bad(`devices[${i}].numa_node`, `no node ${d.numa_node} in nodes[] (have: ${nodes.map((n) => n.id).join(', ')})`);
