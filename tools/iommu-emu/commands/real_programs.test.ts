@@ -95,3 +95,57 @@ for (const host of builtinHostNames()) {
       t.regex(tree.out, new RegExp(`${d.bdf.slice(8).replace('.', '\\.')}-\\[${m.host.devices.find((c) => c.parent === d)!.bdf.slice(5, 7)}\\]`), `${d.bdf} in lspci -t`);
   });
 }
+
+/** The devices below a bridge, at any depth. */
+const below = (m: Machine, bdf: string) =>
+  m.host.devices.filter((c) => {
+    for (let x = c.parent; x; x = x.parent) if (x.bdf === bdf) return true;
+    return false;
+  });
+
+for (const host of builtinHostNames()) {
+  programTest(`${host}: lstopo-no-graphics shows the NUMA nodes, every PCI device, the bridges with their bus ranges and the interfaces`, 'lstopo-no-graphics', 'hwloc-nox', async (t) => {
+    const r = await run(host, 'lstopo-no-graphics --whole-io -v');
+    t.is(r.code, 0, r.err);
+    const m = createMachine(host);
+    for (const n of m.topology.nodes) t.regex(r.out, new RegExp(`NUMANode L#\\d+ \\(P#${n.id} `), `node ${n.id}`);
+    t.is((r.out.match(/NUMANode L#/g) ?? []).length, m.topology.nodes.length);
+    for (const d of m.host.devices) {
+      const bridge = d.class >> 8 === 0x0604;
+      const kids = below(m, d.bdf);
+      if (bridge && kids.length) {
+        const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+        const sec = m.host.devices.find((c) => c.parent === d)!.bus;
+        const sub = Math.max(...kids.map((c) => c.bus));
+        t.regex(r.out, new RegExp(`PCIBridge L#\\d+ \\(busid=${d.bdf} id=[0-9a-f]{4}:[0-9a-f]{4} class=0604\\(PCIBridge\\)[^\\n]* buses=0000:\\[${hex2(sec)}-${hex2(sub)}\\]`), `${d.bdf} bridge`);
+      } else if (!bridge && d.class >> 8 !== 0x0600) t.regex(r.out, new RegExp(`PCI L#\\d+ \\(busid=${d.bdf} `), `${d.bdf} listed`);
+      const ifs = m.fs.existsSync(`/sys/bus/pci/devices/${d.bdf}/net`) ? (m.fs.readdirSync(`/sys/bus/pci/devices/${d.bdf}/net`) as string[]) : [];
+      for (const i of ifs) t.regex(r.out, new RegExp(`Network L#\\d+ \\(Address=[0-9a-f:]+\\) "${i}"`), `${d.bdf} interface ${i}`);
+    }
+  });
+
+  programTest(`${host}: dpdk-devbind.py --status lists every NIC with its driver, interface and the loaded VFIO module`, 'dpdk-devbind.py', 'dpdk', async (t) => {
+    const r = await run(host, 'dpdk-devbind.py --status-dev net');
+    t.is(r.code, 0, r.err);
+    const m = createMachine(host);
+    const nics = m.host.devices.filter((d) => d.class >> 16 === 0x02);
+    t.true(nics.length > 0);
+    const [dpdkPart = '', kernelPart = ''] = ['Network devices using DPDK-compatible driver', 'Network devices using kernel driver'].map((title) => {
+      const at = r.out.indexOf(title);
+      return at < 0 ? '' : r.out.slice(at, r.out.indexOf('\n\n', at) < 0 ? undefined : r.out.indexOf('\n\n', at));
+    });
+    for (const d of nics) {
+      const line = new RegExp(`^${d.bdf.replace(/\./g, '\\.')} '[^']+ ${d.device.toString(16).padStart(4, '0')}' (if=(\\S*) )?drv=(\\S+) unused=(\\S*)`, 'm');
+      if (d.driver === 'vfio-pci') t.regex(dpdkPart, line, `${d.bdf} under DPDK-compatible`);
+      else if (d.driver) {
+        const mm = line.exec(kernelPart);
+        t.truthy(mm, `${d.bdf} under kernel driver`);
+        t.is(mm?.[3], d.driver);
+        const ifs = m.fs.existsSync(`/sys/bus/pci/devices/${d.bdf}/net`) ? (m.fs.readdirSync(`/sys/bus/pci/devices/${d.bdf}/net`) as string[]) : [];
+        t.is(mm?.[2], ifs.join(','), `${d.bdf} interface`);
+        // vfio-pci counts as a loaded DPDK module only because /sys/module/vfio_pci exists.
+        t.is(mm?.[4], 'vfio-pci', `${d.bdf} offers vfio-pci`);
+      }
+    }
+  });
+}
