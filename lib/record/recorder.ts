@@ -13,6 +13,9 @@ import { inVersionRange, parseKernelVersion } from '../kernel/version';
 import { Arch, IommuDriver, Topology, TopologyError, defaultUnitName, topologyFromJSON } from '../topology/topology';
 import { Difference, compareWithSource } from './compare';
 import { fitReservedRegions, RecordedGroup } from './fit';
+import { firmwareFromAcpi } from './acpi';
+import { intelUnitBase, intelUnitCap } from '../iommu/intel_iommu';
+import { amdUnitCap } from '../iommu/amd_iommu';
 import { RecordError, SysSource } from './source';
 import { PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../uapi/pci_regs';
 
@@ -134,6 +137,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     if (m && devPaths.has(m[1]!)) u.bdf = m[1];
     const base = /^smmu3?\.(0x[0-9a-f]+)$/.exec(name)?.[1];
     if (base) u.base = hex(BigInt(base));
+    recordUnitRegisters(src, where, driver, u, perDriver.get(driver) ?? 0);
     const i = perDriver.get(driver) ?? 0;
     perDriver.set(driver, i + 1);
     if (defaultUnitName(driver, i, u) !== name) u.name = name;
@@ -236,6 +240,10 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
   const build = (d: Raw) => replay(d, src.label);
   labelGroups(doc, groups, groupOfDev, build, note);
 
+  // The firmware tables first: what they explain needs no fitting.
+  const tables = firmwareFromAcpi(doc, src, note);
+  if (tables.length) note('info', '/sys/firmware/acpi/tables', `firmware entries read from ${tables.join(', ')}`);
+
   const apiGroups = groups.filter((g) => g.name !== 'vfio-noiommu' && g.rr !== undefined && g.bdfs.length);
   fitReservedRegions(doc, apiGroups, {
     label: src.label,
@@ -284,6 +292,35 @@ function hexAttr(src: SysSource, p: string, note: (l: RecordNote['level'], w: st
     return undefined;
   }
   return parseInt(m[1]!, 16);
+}
+
+/**
+ * The unit's registers as its driver's attribute group shows them (readable by anyone), kept
+ * where they differ from what the emulator would derive.
+ * @see drivers/iommu/intel/iommu.c:intel_iommu_groups, drivers/iommu/amd/init.c:amd_iommu_groups
+ */
+function recordUnitRegisters(src: SysSource, where: string, driver: IommuDriver, u: Raw, index: number): void {
+  const hexOf = (p: string, re = /^([0-9a-f]+)\n$/) => {
+    const m = re.exec(src.text(p) ?? '');
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  };
+  const spec = { driver, name: '', interruptRemapping: true, htRangeIgnore: false };
+  if (driver === 'intel-iommu') {
+    const address = hexOf(`${where}/intel-iommu/address`);
+    const cap = hexOf(`${where}/intel-iommu/cap`);
+    const ecap = hexOf(`${where}/intel-iommu/ecap`);
+    if (address !== undefined && address !== intelUnitBase(spec, index)) u.base = hex(address);
+    const derived = intelUnitCap(spec);
+    if (cap !== undefined && cap !== derived.cap) u.cap = hex(cap);
+    if (ecap !== undefined && ecap !== derived.ecap) u.ecap = hex(ecap);
+  }
+  if (driver === 'amd-iommu') {
+    const cap = hexOf(`${where}/amd-iommu/cap`);
+    const features = hexOf(`${where}/amd-iommu/features`, /^(?:[0-9a-f]+:)?([0-9a-f]+)\n$/);
+    const derived = amdUnitCap(spec);
+    if (cap !== undefined && cap !== derived.cap) u.cap = hex(cap);
+    if (features !== undefined && features !== derived.features) u.ecap = hex(features);
+  }
 }
 
 function decAttr(src: SysSource, p: string): number | undefined {

@@ -26,6 +26,7 @@ test('the shipped schema loads: one file per ABI document, unique ids', t => {
     'sysfs-devices-node.json',
     'sysfs-devices-system-cpu.json',
     'sysfs-devices-vfio-dev.json',
+    'sysfs-firmware-acpi.json',
     'sysfs-kernel-iommu_groups.json',
     'sysfs-module.json',
   ]);

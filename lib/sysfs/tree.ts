@@ -21,6 +21,7 @@ import { Attribute, SysTree } from '../kernfs/attribute';
 import type { ModuleParams } from '../host';
 import { addModuleTree } from './params';
 import { addNetdev, addSystemTree, pciLocalityAttrs } from './system';
+import { addAcpiTables } from './acpi_sysfs';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -258,5 +259,6 @@ export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   }
   addModuleTree(t, host, params);
   addSystemTree(t, host, link);
+  addAcpiTables(t, host);
   return t;
 }

@@ -149,3 +149,27 @@ for (const host of builtinHostNames()) {
     }
   });
 }
+
+/** A /proc/cpuinfo of one CPU with the given virtualization flag (vmx: Intel VT-x, svm: AMD-V). */
+const cpuinfo = (vendor: string, flag: string) =>
+  `processor\t: 0\nvendor_id\t: ${vendor}\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm ${flag}\n\n`;
+
+const vhv: [string, string, string, 'PASS' | 'WARN', RegExp | undefined][] = [
+  ['intel-vtd-server', 'GenuineIntel', 'vmx', 'PASS', undefined],
+  ['amd-epyc', 'AuthenticAMD', 'svm', 'PASS', undefined],
+  // A QEMU guest with virtio-iommu has groups but no DMAR: libvirt cannot tell, and warns.
+  ['virtio-iommu-guest', 'GenuineIntel', 'vmx', 'WARN', /No ACPI DMAR table found/],
+];
+for (const [host, vendor, flag, want, why] of vhv) {
+  programTest(`${host}: virt-host-validate qemu says ${want} for device assignment IOMMU support (stand-in /proc/cpuinfo with ${flag})`, 'virt-host-validate', 'libvirt-clients', async (t) => {
+    const r = await run(host, 'mount --bind "$1/cpuinfo" /proc/cpuinfo && virt-host-validate qemu', { cpuinfo: cpuinfo(vendor, flag) });
+    const line = (what: string) => new RegExp(`Checking ${what} +: (\\w+)(?: \\((.*)\\))?`).exec(r.out);
+    const support = line('for device assignment IOMMU support');
+    t.truthy(support, r.out + r.err);
+    t.is(support?.[1], want, support?.[0]);
+    if (why) t.regex(support?.[2] ?? '', why);
+    // With the firmware table there, libvirt goes on to the kernel side: the groups exist.
+    if (want === 'PASS') t.is(line('if IOMMU is enabled by kernel')?.[1], 'PASS', r.out);
+    else t.is(line('if IOMMU is enabled by kernel'), null, 'without the table libvirt stops there');
+  });
+}
