@@ -10,7 +10,7 @@
  * not modelled and prints a fixed size.
  */
 import * as path from 'node:path';
-import { kerr } from '../errno';
+import { kstrtobool, kstrtouint } from '../kernel/kstrtox';
 import type { Host } from '../host';
 import type { ModuleParams } from '../host';
 import { LoadedModule, loadedModules } from '../drivers/module';
@@ -53,27 +53,6 @@ const PARAMS: readonly ParamDef[] = [
   { module: 'vfio_pci', name: 'enable_sriov', type: 'bool', perm: 0o644, key: 'enable_sriov', when: (h) => h.topology.kconfig.CONFIG_PCI_IOV },
   { module: 'vfio_pci', name: 'disable_denylist', type: 'bool', perm: 0o444, key: 'disable_denylist' },
 ];
-
-/** @see lib/kstrtox.c:kstrtobool (first character decides; "on"/"off" by the second) */
-export function kstrtobool(s: string): boolean {
-  const c = s[0];
-  if (c === 'y' || c === 'Y' || c === 't' || c === 'T' || c === '1') return true;
-  if (c === 'n' || c === 'N' || c === 'f' || c === 'F' || c === '0') return false;
-  if ((c === 'o' || c === 'O') && (s[1] === 'n' || s[1] === 'N')) return true;
-  if ((c === 'o' || c === 'O') && (s[1] === 'f' || s[1] === 'F')) return false;
-  throw kerr('EINVAL');
-}
-
-/** @see lib/kstrtox.c:kstrtouint (base 0: 0x hex, 0 octal, decimal; one trailing newline) */
-export function kstrtouint(s: string): number {
-  const t = s.endsWith('\n') ? s.slice(0, -1) : s;
-  const m = /^\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(t);
-  if (!m) throw kerr('EINVAL');
-  const body = m[1]!;
-  const v = /^0[xX]/.test(body) ? BigInt(body) : body.length > 1 && body.startsWith('0') ? BigInt(`0o${body.slice(1)}`) : BigInt(body);
-  if (v > 0xffffffffn) throw kerr('ERANGE');
-  return Number(v);
-}
 
 function paramAttr(host: Host, params: ModuleParams, p: ParamDef): Attribute {
   const show = () => (p.type === 'bool' ? (params[p.key] ? 'Y\n' : 'N\n') : `${Number(params[p.key])}\n`);

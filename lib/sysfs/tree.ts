@@ -22,6 +22,7 @@ import type { ModuleParams } from '../host';
 import { addModuleTree } from './params';
 import { addNetdev, addSystemTree, pciLocalityAttrs } from './system';
 import { addAcpiTables } from './acpi_sysfs';
+import { addPciBusAttrs, pciDeviceControlAttrs } from './pci_hotplug';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -69,6 +70,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV, host.pciInfo(d.bdf).bridge)),
     ro('modalias', modalias),
     ...pciLocalityAttrs(host, d),
+    ...pciDeviceControlAttrs(host, d),
     {
       name: 'numa_node',
       mode: 0o644,
@@ -260,5 +262,6 @@ export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   addModuleTree(t, host, params);
   addSystemTree(t, host, link);
   addAcpiTables(t, host);
+  addPciBusAttrs(t, host);
   return t;
 }
