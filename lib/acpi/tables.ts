@@ -273,7 +273,7 @@ export function buildIvrs(t: Topology, caps: (u: IommuSpec) => { cap: bigint; fe
         encode(acpi_ivrs_memory, {
           header: { type: ACPI_IVRS_TYPE_MEMORY2, flags, length: acpi_ivrs_memory.size, device_id: Hierarchy.rid(b) },
           start_address: m.start,
-          memory_length: m.end - m.start,
+          memory_length: m.length,
         }),
       );
   }
@@ -454,10 +454,10 @@ export function parseDmar(bytes: Uint8Array, resolve: PathResolver, where = 'DMA
   return { rmrr, unresolved };
 }
 
-/** IVRS → IVMDs per device (end exclusive, as the topology writes them). */
+/** IVRS → IVMDs, one entry per range with every device it names. */
 export function parseIvrs(bytes: Uint8Array, deviceOfRid: (rid: number) => string | undefined, where = 'IVRS'): Pick<AcpiFirmware, 'ivmd' | 'unresolved'> {
   checkTable(bytes, 'IVRS', where);
-  const ivmd: { start: bigint; end: bigint; devices: string[]; exclusion: boolean; read: boolean; write: boolean }[] = [];
+  const ivmd: { start: bigint; length: bigint; devices: string[]; exclusion: boolean; read: boolean; write: boolean }[] = [];
   let unresolved = 0;
   for (const at of subtables(bytes, acpi_table_ivrs.size, (a) => decode(acpi_ivrs_header, bytes, a).length, where)) {
     const h = decode(acpi_ivrs_header, bytes, at);
@@ -468,8 +468,8 @@ export function parseIvrs(bytes: Uint8Array, deviceOfRid: (rid: number) => strin
       unresolved++;
       continue;
     }
-    const e = { start: m.start_address, end: m.start_address + m.memory_length, exclusion: (h.flags & ACPI_IVMD_EXCLUSION_RANGE) !== 0, read: (h.flags & ACPI_IVMD_READ) !== 0, write: (h.flags & ACPI_IVMD_WRITE) !== 0 };
-    const same = ivmd.find((x) => x.start === e.start && x.end === e.end && x.exclusion === e.exclusion && x.read === e.read && x.write === e.write);
+    const e = { start: m.start_address, length: m.memory_length, exclusion: (h.flags & ACPI_IVMD_EXCLUSION_RANGE) !== 0, read: (h.flags & ACPI_IVMD_READ) !== 0, write: (h.flags & ACPI_IVMD_WRITE) !== 0 };
+    const same = ivmd.find((x) => x.start === e.start && x.length === e.length && x.exclusion === e.exclusion && x.read === e.read && x.write === e.write);
     if (same) same.devices.push(bdf);
     else ivmd.push({ ...e, devices: [bdf] });
   }

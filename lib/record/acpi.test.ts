@@ -69,7 +69,7 @@ test('IVMD read-only and exclusion ranges, IORT RMRs with remap permitted and st
     topo({
       iommus: [{ driver: 'amd-iommu' }],
       devices: [{ bdf: '0000:00:03.0', vendor: '0x8086', device: '0x1572', class: '0x020000', driver: 'i40e' }],
-      firmware: { ivmd: [{ start: '0xd7000000', end: '0xd7001000', devices: ['0000:00:03.0'], write: false }, { start: '0xd6000000', end: '0xd6010000', devices: ['0000:00:03.0'], exclusion: true }] },
+      firmware: { ivmd: [{ start: '0xd7000000', length: '0x1000', devices: ['0000:00:03.0'], write: false }, { start: '0xd6000000', length: '0x10000', devices: ['0000:00:03.0'], exclusion: true }] },
     }),
     topo({
       arch: 'aarch64',

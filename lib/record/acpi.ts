@@ -73,7 +73,7 @@ export function firmwareFromAcpi(doc: Raw, src: SysSource, note: (l: RecordNote[
     attempt('IVRS', () => {
       const r = parseIvrs(ivrs, ofRid, `${TABLES}/IVRS`);
       if (r.ivmd.length)
-        fw.ivmd = r.ivmd.map((x) => ({ start: hex(x.start), end: hex(x.end), devices: [...x.devices], ...(x.exclusion ? { exclusion: true } : {}), ...(!x.read ? { read: false } : {}), ...(!x.write ? { write: false } : {}) }));
+        fw.ivmd = r.ivmd.map((x) => ({ start: hex(x.start), length: hex(x.length), devices: [...x.devices], ...(x.exclusion ? { exclusion: true } : {}), ...(!x.read ? { read: false } : {}), ...(!x.write ? { write: false } : {}) }));
       if (r.unresolved) note('info', `${TABLES}/IVRS`, `${r.unresolved} IVMD(s) name no PCI device of the tree; dropped`);
       used.push('IVRS');
     });
