@@ -9,7 +9,7 @@ import { kerr } from '../errno';
 import { PciDevice, parseBdf } from '../model/host';
 import type { DeviceSpec } from '../topology/topology';
 import { PciFunctionInfo, buildConfigSpace } from './pci_config';
-import { PciLayout, pciAssignHotplug } from './setup_bus';
+import { PciLayout, pciAssignHotplug, specsByParent } from './setup_bus';
 
 /** BUS_NOTIFY_ADD_DEVICE / BUS_NOTIFY_DEL_DEVICE, in registration order (removal: reverse). */
 export interface BusNotifier {
@@ -178,14 +178,7 @@ export class PciBus {
  * secondary bus in turn. @see drivers/pci/bus.c:pci_bus_add_devices
  */
 export function busWalkOrder(specs: readonly DeviceSpec[]): DeviceSpec[] {
-  const byDevfn = (a: DeviceSpec, b: DeviceSpec) => (a.bdf < b.bdf ? -1 : a.bdf > b.bdf ? 1 : 0);
-  const below = new Map<string | undefined, DeviceSpec[]>();
-  for (const s of specs) {
-    const list = below.get(s.parent) ?? [];
-    list.push(s);
-    below.set(s.parent, list);
-  }
-  for (const list of below.values()) list.sort(byDevfn);
+  const below = specsByParent(specs);
   const out: DeviceSpec[] = [];
   const walk = (bus: DeviceSpec[]) => {
     out.push(...bus);

@@ -73,14 +73,20 @@ function spaceBases(hostWindows: readonly AddrRange[]): Record<Space, bigint> {
 
 const byDevfn = (a: DeviceSpec, b: DeviceSpec) => (a.bdf < b.bdf ? -1 : a.bdf > b.bdf ? 1 : 0);
 
-export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: readonly AddrRange[] = []): PciLayout {
+/** Each bus's devices by devfn, keyed by the bridge above them (undefined: the root bus). */
+export function specsByParent(specs: readonly DeviceSpec[]): Map<string | undefined, DeviceSpec[]> {
   const kids = new Map<string | undefined, DeviceSpec[]>();
-  for (const d of input) {
+  for (const d of specs) {
     const l = kids.get(d.parent) ?? [];
     l.push(d);
     kids.set(d.parent, l);
   }
   for (const l of kids.values()) l.sort(byDevfn);
+  return kids;
+}
+
+export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: readonly AddrRange[] = []): PciLayout {
+  const kids = specsByParent(input);
   const childrenOf = (bdf: string | undefined) => kids.get(bdf) ?? [];
 
   // Bus numbers: a bridge's secondary bus is the bus its children sit on; an empty bridge gets
@@ -127,21 +133,7 @@ export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: re
     return m;
   };
   const place = (d: DeviceSpec) => {
-    const bars = [...d.bars]
-      .sort((x, y) => x.index - y.index)
-      .map((b): BarSpec => {
-        if (b.address !== undefined) return b;
-        const s = barSpace(b);
-        const address = alignUp(cur[s], b.size);
-        cur[s] = address + b.size;
-        return { ...b, address };
-      });
-    let romAddress = d.romAddress;
-    if (d.rom && romAddress === undefined) {
-      romAddress = alignUp(cur.mem, d.rom);
-      cur.mem = romAddress + d.rom;
-    }
-    placed.set(d.bdf, { ...d, bars, ...(romAddress !== undefined ? { romAddress } : {}) });
+    placed.set(d.bdf, placeBars(d, cur));
     if (!isBridgeClass(d.class)) return;
     for (const s of ['io', 'mem', 'pref'] as const) {
       const gran = s === 'io' ? IO_GRAN : MEM_GRAN;
@@ -233,7 +225,12 @@ export function pciAssignHotplug(spec: DeviceSpec, existing: readonly DeviceSpec
     }
     if (d.romAddress !== undefined && d.rom && d.romAddress + d.rom > cur.mem) cur.mem = d.romAddress + d.rom;
   }
-  const bars = [...spec.bars]
+  return placeBars(spec, cur);
+}
+
+/** Gives every unplaced BAR (in index order) and the ROM the next aligned address of its space. */
+function placeBars(d: DeviceSpec, cur: Record<Space, bigint>): DeviceSpec {
+  const bars = [...d.bars]
     .sort((x, y) => x.index - y.index)
     .map((b): BarSpec => {
       if (b.address !== undefined) return b;
@@ -242,6 +239,10 @@ export function pciAssignHotplug(spec: DeviceSpec, existing: readonly DeviceSpec
       cur[s] = address + b.size;
       return { ...b, address };
     });
-  const romAddress = spec.romAddress ?? (spec.rom ? alignUp(cur.mem, spec.rom) : undefined);
-  return { ...spec, bars, ...(romAddress !== undefined ? { romAddress } : {}) };
+  let romAddress = d.romAddress;
+  if (d.rom && romAddress === undefined) {
+    romAddress = alignUp(cur.mem, d.rom);
+    cur.mem = romAddress + d.rom;
+  }
+  return { ...d, bars, ...(romAddress !== undefined ? { romAddress } : {}) };
 }
