@@ -333,7 +333,11 @@ export function buildIort(t: Topology): Uint8Array | undefined {
     maps: [{ input_base: 0, id_count: 0xffff, output_base: 0, flags: 0, to: smmus[0]! }],
   });
   for (const r of t.firmware.iortRmr) {
-    const target = smmus[Math.max(0, units.findIndex((u) => r.devices.some((b) => h.unitOf(h.all.find((d) => d.bdf === b)!, t.iommus) === u)))]!;
+    const unitOfBdf = (b: string) => {
+      const d = h.all.find((x) => x.bdf === b);
+      return d && h.unitOf(d, t.iommus);
+    };
+    const target = smmus[Math.max(0, units.findIndex((u) => r.devices.some((b) => unitOfBdf(b) === u)))]!;
     const desc = encode(acpi_iort_rmr_desc, { base_address: r.base, length: r.length });
     const head = encode(acpi_iort_rmr, { flags: r.remapPermitted ? ACPI_IORT_RMR_REMAP_PERMITTED : 0, rmr_count: 1, rmr_offset: 0 });
     nodes.push({

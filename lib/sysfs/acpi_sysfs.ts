@@ -11,8 +11,18 @@ import type { SysTree } from '../kernfs/attribute';
 
 export const SYS_ACPI_TABLES = '/sys/firmware/acpi/tables';
 
-/** The tables of the machine's firmware, by signature (what the ACPI table list holds). */
+/**
+ * The tables of the machine's firmware, by signature (what the ACPI table list holds). Firmware
+ * writes them once, at boot: a device unplugged later still appears in them.
+ */
+const booted = new WeakMap<Host, Map<string, Uint8Array>>();
 export function acpiTables(host: Host): Map<string, Uint8Array> {
+  let tables = booted.get(host);
+  if (!tables) booted.set(host, (tables = buildTables(host)));
+  return tables;
+}
+
+function buildTables(host: Host): Map<string, Uint8Array> {
   const t = host.topology;
   const out = new Map<string, Uint8Array>();
   const add = (name: string, bytes: Uint8Array | undefined) => bytes && out.set(name, bytes);
