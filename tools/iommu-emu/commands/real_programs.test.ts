@@ -16,6 +16,7 @@ import type { Machine } from '../../../lib/index';
 import { main } from '../main';
 import { bufferIO } from '../io';
 import { namespacesAvailable } from './run';
+import { plainUserLive } from '../testing/cli';
 
 const ns = namespacesAvailable();
 
@@ -25,6 +26,9 @@ function missing(program: string, pkg: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' });
   return r.status === 0 ? undefined : `${program} is not installed (Debian package ${pkg})`;
 }
+
+/** `test.serial` that also skips without lspci (the live-recipe test picks its own skip). */
+const programTestOnly = (title: string, fn: (t: ExecutionContext) => Promise<void>) => programTest(title, 'lspci', 'pciutils', fn);
 
 /** A test that runs `program`: skipped with the reason where it cannot. */
 function programTest(title: string, program: string, pkg: string, fn: (t: ExecutionContext) => Promise<void>): void {
@@ -173,3 +177,22 @@ for (const [host, vendor, flag, want, why] of vhv) {
     else t.is(line('if IOMMU is enabled by kernel'), null, 'without the table libvirt stops there');
   });
 }
+
+const live = plainUserLive();
+// Root mounts without fusermount3; everyone needs /dev/fuse and the helper make builds.
+const liveWhy = live.ok || (process.getuid?.() === 0 && /fusermount3/.test(live.reason)) ? undefined : `no live mount here: ${live.reason}`;
+(liveWhy ? test.serial.skip : programTestOnly)(`the remove / rescan recipe through the live run: lspci loses the NIC and finds it again, with its group and driver; junk is EINVAL${liveWhy ? ` (skipped: ${liveWhy})` : ''}`, async (t: ExecutionContext) => {
+  const m = createMachine('intel-vtd-server');
+  const nic = '0000:01:00.0';
+  const g = groupOf(m, nic);
+  const r = await run(
+    'intel-vtd-server',
+    `echo 1 > /sys/bus/pci/devices/${nic}/remove; lspci -D -s ${nic} | wc -l; echo 1 > /sys/bus/pci/rescan; lspci -D -vv -s ${nic}; bash -c 'echo junk > /sys/bus/pci/rescan'; echo "rc=$?"`,
+  );
+  t.regex(r.out, /^0\n/, 'removed: lspci does not list it');
+  t.regex(r.out, new RegExp(`^${nic.replace(/\./g, '\\.')} Ethernet controller`, 'm'), 'rescanned: listed again');
+  t.regex(r.out, new RegExp(`IOMMU group: ${g}\\n`));
+  t.regex(r.out, /Kernel driver in use: i40e/);
+  t.regex(r.err, /write error: Invalid argument/);
+  t.regex(r.out, /rc=1/);
+});
