@@ -50,8 +50,12 @@ export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle 
 export type { VfioInfo, Type1Info, DmaMapArgs } from './user/vfio';
 export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
-export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
-export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
+export { Agent, AgentClient, AgentClientError, AgentError, isLoopbackAddress, openapiDocument } from './agent';
+export type { AgentClientOptions, AgentOptions, ContainerEntry, MachineEntry, MappingEntry } from './agent';
+export { fileJson, hostJson, machineReport, notOnKernel, rangeJson, u64Json, unavailable, usableRanges, vfioIommuInfoJson } from './report';
+export type { DeviceJson, FileJson, GroupJson, HostJson, MachineReport, RangeJson, ReservedRegionJson, UnavailableJson, VfioIommuInfoJson } from './report';
+export { AGENT_SCHEMA, CLI_SCHEMAS, COMMON_SCHEMA, schemaAjv } from './schemas';
+export type { JsonSchema } from './schemas';
 export {
   CONTROL_SOCKET,
   IOMMU_EMU_MAGIC,

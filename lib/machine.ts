@@ -16,7 +16,7 @@ import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
 import type { SyscallHost, Syscalls } from './fs/syscalls';
 import { Host, Kernel, KernelModule, ModuleParams, SysfsProvider } from './host';
-import { resolveHost } from './hosts';
+import { DEFAULT_HOST, resolveHost } from './hosts';
 import type { IommuOps } from './iommu/drivers';
 import { PAGE_BYTES } from './kernel/page';
 import { KernelProfile, kernelProfile } from './kernel/profile';
@@ -131,6 +131,9 @@ export class Machine {
   /** `do_one_initcall`: a module whose init fails is not loaded; the machine boots on without it. */
   private loadModule(mod: KernelModule): void {
     if (mod.kconfig?.some((opt) => !this.topology.kconfig[opt])) return;
+    // @note emulation: on a kernel older than the module (VFIO before 3.6) it is not there;
+    // a topology's vfio-pci binding still makes a plain host driver of that name.
+    if (mod.since && !this.kernel.has(mod.since)) return;
     try {
       mod.init(this.k);
     } catch (e) {
@@ -274,7 +277,7 @@ function memfsProcess(): NonNullable<ConstructorParameters<typeof Superblock>[0]
  * A machine from a built-in host name ("intel-vtd-server"), a topology file path, a topology
  * document (the JSON/YAML shape as an object) or an already parsed Topology.
  */
-export function createMachine(host: string | Topology | TopologyInput, opts: MachineOptions = {}): Machine {
+export function createMachine(host: string | Topology | TopologyInput = DEFAULT_HOST, opts: MachineOptions = {}): Machine {
   let topology: Topology;
   if (typeof host === 'string') topology = resolveHost(host);
   else if (isTopology(host)) topology = host;
