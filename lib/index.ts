@@ -4,13 +4,13 @@
  * as outside users do.
  */
 export { Machine, createMachine } from './machine';
-export type { MachineOptions, ModuleParams } from './machine';
+export type { MachineOptions, ModuleParams, NodeFs } from './machine';
 export { DEFAULT_HOST, MAX_TOPOLOGY_BYTES, builtinHostNames, builtinHostPath, isTopologyPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
 export type { LoadOptions } from './hosts';
 export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
 export type { ByteLimit, ConfinedFs } from './hostfs';
 export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
-export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
+export type { Topology, TopologyInput, DeviceInput, IommuInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
 export { parseKernelVersion, compareKernelVersion } from './kernel/version';

@@ -7,7 +7,6 @@
  */
 import { Superblock } from '@jsonjoy.com/fs-core';
 import { Volume, createFsFromVolume } from 'memfs';
-import type { IFs } from 'memfs';
 import { Credentials, ROOT, permitted } from './cred';
 import { ChrdevRegistry } from './drivers/char_dev';
 import { KernelError, isKernelError, kerr } from './errno';
@@ -30,6 +29,9 @@ import { vfioModule } from './vfio/vfio_main';
 import { vfioPciModule } from './vfio/vfio_pci';
 
 export type { ModuleParams } from './host';
+
+/** The type of node:fs: what `Machine.fs` is. */
+export type NodeFs = typeof import('node:fs');
 
 /** The modules every machine loads, in initcall order; each is built per its kconfig. */
 export const MODULES: readonly KernelModule[] = [vfioModule, vfioIommuType1Module, vfioPciModule];
@@ -75,8 +77,12 @@ export class Machine {
   readonly kernel: KernelProfile;
   readonly host: Host;
   readonly vol: Volume;
-  /** A node-`fs`-compatible API (sync, callback, promises) over the emulated tree. */
-  readonly fs: IFs;
+  /**
+   * The node:fs API (sync, callback, promises) over the emulated tree, typed as node:fs so it
+   * can be passed wherever code takes `typeof import('node:fs')` or a Pick of it. memfs
+   * implements every node:fs function; where it behaves differently from node, memfs' docs say.
+   */
+  readonly fs: NodeFs;
   readonly params: ModuleParams;
   readonly tasks: TaskSet;
   /** Names of the modules loaded, in load order. */
@@ -106,7 +112,8 @@ export class Machine {
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
     this.k = k;
     this.vol = new Volume(new Superblock({ process: memfsProcess() }));
-    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred);
+    // memfs' own IFs type differs from node's only in overload spellings; /sys behaves like sysfs.
+    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred) as unknown as NodeFs;
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
     this.syscallHost = {
       vol: this.vol,

@@ -191,6 +191,7 @@ function check<T>(name: BodyName, body: unknown): T {
     validators = new Map();
     for (const n of ['create_machine', 'write_file', 'open_container', 'attach_group', 'map_dma', 'unmap_dma'] as BodyName[]) validators.set(n, ajv.getSchema(BODY_ID(n))!);
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AgentError(400, 'EINVAL', `body: must be object (got ${Array.isArray(body) ? 'array' : body === null ? 'null' : typeof body})`);
   const v = validators.get(name)!;
   if (!v(body)) throw new AgentError(400, 'EINVAL', describeError(name, v.errors ?? []));
   return body as T;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** record → replay → export: byte-identical trees for every built-in host, and each fitting rule. */
 import test from 'ava';
+import type { TopologyInput } from '../topology/topology';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,7 +88,7 @@ test('recorded firmware is the original firmware where the rules can tell (intel
   );
 });
 
-const machineOf = (doc: Record<string, unknown>) => createMachine({ name: 't', kernel: '6.8', arch: 'x86_64', ...doc });
+const machineOf = (doc: Partial<TopologyInput>) => createMachine({ name: 't', kernel: '6.8', arch: 'x86_64', iommus: [], devices: [], ...doc });
 
 test('lines no firmware table explains replay verbatim (reserved on VT-d, duplicate msi)', (t) => {
   const m = machineOf({
