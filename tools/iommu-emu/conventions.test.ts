@@ -162,3 +162,32 @@ test('a closed pipe ends the CLI quietly (no stack trace): export --format umock
   const err = fs.readFileSync(path.join(dir, 'err'), 'utf8');
   t.notRegex(err, /EPIPE|Error:|\n\s+at /, err);
 });
+
+test('long work shows progress on stderr when it is a terminal, and nothing when it is not', async (t) => {
+  const dir = tempDir(t, 'iommu-emu-progress-');
+  t.is((await run('export', path.join(dir, 'tree'))).code, 0);
+  const quiet = bufferIO({}, process.cwd(), false);
+  t.is(await main(['record', '--root', path.join(dir, 'tree'), '--out', path.join(dir, 'a.yaml')], quiet), 0, quiet.err());
+  t.notRegex(quiet.err(), /…/);
+  const tty = bufferIO({}, process.cwd(), true);
+  t.is(await main(['record', '--root', path.join(dir, 'tree'), '--out', path.join(dir, 'b.yaml')], tty), 0, tty.err());
+  t.regex(tty.err(), /^iommu-emu: record: reading \d+ PCI devices…\niommu-emu: record: replaying the topology \(\d+ devices\)…\niommu-emu: record: comparing the replay with the tree…\n/);
+  t.is(fs.readFileSync(path.join(dir, 'a.yaml'), 'utf8'), fs.readFileSync(path.join(dir, 'b.yaml'), 'utf8'), 'the output is the same');
+});
+
+test('record headers say where things came from in words, nothing internal', async (t) => {
+  const dir = tempDir(t, 'iommu-emu-header-');
+  t.is((await run('export', path.join(dir, 'tree'), '--kernel', '5.15')).code, 0);
+  const cases: [string[], RegExp][] = [
+    [[], /^# Kernel 5\.15: as the export says\.$/m],
+    [['--kernel', '6.1'], /^# Kernel 6\.1: given with --kernel\.$/m],
+  ];
+  for (const [extra, want] of cases) {
+    const r = await run('record', '--root', path.join(dir, 'tree'), ...extra);
+    t.is(r.code, 0, r.err);
+    const header = r.out.split('\n').filter((l) => l.startsWith('#')).join('\n');
+    t.regex(header, /^# Recorded by iommu-emu \S+ from /);
+    t.regex(header, want);
+    t.notRegex(header, /\b(option|metadata|inferred)\)/);
+  }
+});

@@ -8,8 +8,8 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { tempDir } from '../../../lib/testing/tmp';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Agent, createMachine, exportTree, loadBuiltinHost } from '../../../lib/index';
 import { main } from '../main';
@@ -211,8 +211,8 @@ for (const c of cliCases) {
   const needsRoot = Object.keys(c.files).some((f) => f.startsWith('chr:'));
   const reg = needsRoot && !IS_ROOT ? test.skip : test;
   reg(`bad input → clear error, exit 2, no output: ${c.name}${needsRoot && !IS_ROOT ? ' (skipped: making a device node needs root)' : ''}`, async (t) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-bad-'));
-    try {
+    const dir = tempDir(t, 'iommu-emu-bad-');
+    {
       materialize(dir, c.files);
       const before = fs.readdirSync(dir).sort();
       const devBefore = fs.readdirSync('/dev').sort();
@@ -225,8 +225,6 @@ for (const c of cliCases) {
       t.is(io.err().trim().split('\n').filter((l) => !/^iommu-emu: .*: (info|warning):|^ {2}/.test(l)).length >= 1, true);
       if ((c.code ?? 2) === 2) t.is(io.out(), '', 'nothing on stdout');
       t.deepEqual(fs.readdirSync(dir).sort(), before, 'no file, directory or temporary left behind');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 }
@@ -243,25 +241,21 @@ interface HttpCase {
 }
 
 test('what stays allowed: links inside the tree, an output that is a link to a regular file', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-ok-'));
-  try {
-    exportTree(createMachine('intel-vtd-server'), path.join(dir, 'real'), { metadata: { kernel: '6.8', arch: 'x86_64' } });
-    fs.mkdirSync(path.join(dir, 't'));
-    fs.renameSync(path.join(dir, 'real', 'sys'), path.join(dir, 't', 'sys.real'));
-    fs.renameSync(path.join(dir, 'real', 'iommu-emu.json'), path.join(dir, 't', 'iommu-emu.json'));
-    fs.symlinkSync('sys.real', path.join(dir, 't', 'sys'));
-    fs.writeFileSync(path.join(dir, 'target.yaml'), 'old\n', { mode: 0o640 });
-    fs.symlinkSync('target.yaml', path.join(dir, 'out.yaml'));
-    const io = bufferIO();
-    t.is(await main(['record', '--root', path.join(dir, 't'), '--out', path.join(dir, 'out.yaml')], io), 0, io.err());
-    t.true(fs.lstatSync(path.join(dir, 'out.yaml')).isSymbolicLink(), 'the link is kept');
-    t.regex(fs.readFileSync(path.join(dir, 'target.yaml'), 'utf8'), /^# Recorded by iommu-emu record/);
-    t.is(fs.statSync(path.join(dir, 'target.yaml')).mode & 0o777, 0o640, 'the replaced file keeps its mode');
-    const v = bufferIO();
-    t.is(await main(['validate', path.join(dir, 't')], v), 0, v.out() + v.err());
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = tempDir(t, 'iommu-emu-ok-');
+  exportTree(createMachine('intel-vtd-server'), path.join(dir, 'real'), { metadata: { kernel: '6.8', arch: 'x86_64' } });
+  fs.mkdirSync(path.join(dir, 't'));
+  fs.renameSync(path.join(dir, 'real', 'sys'), path.join(dir, 't', 'sys.real'));
+  fs.renameSync(path.join(dir, 'real', 'iommu-emu.json'), path.join(dir, 't', 'iommu-emu.json'));
+  fs.symlinkSync('sys.real', path.join(dir, 't', 'sys'));
+  fs.writeFileSync(path.join(dir, 'target.yaml'), 'old\n', { mode: 0o640 });
+  fs.symlinkSync('target.yaml', path.join(dir, 'out.yaml'));
+  const io = bufferIO();
+  t.is(await main(['record', '--root', path.join(dir, 't'), '--out', path.join(dir, 'out.yaml')], io), 0, io.err());
+  t.true(fs.lstatSync(path.join(dir, 'out.yaml')).isSymbolicLink(), 'the link is kept');
+  t.regex(fs.readFileSync(path.join(dir, 'target.yaml'), 'utf8'), /^# Recorded by iommu-emu \S+ from /);
+  t.is(fs.statSync(path.join(dir, 'target.yaml')).mode & 0o777, 0o640, 'the replaced file keeps its mode');
+  const v = bufferIO();
+  t.is(await main(['validate', path.join(dir, 't')], v), 0, v.out() + v.err());
 });
 
 const json = { 'Content-Type': 'application/json' };

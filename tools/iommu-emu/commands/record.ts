@@ -14,7 +14,7 @@ import {
 } from '../../../lib/index';
 import { Command, flag, str } from '../command';
 import { ExitError, UsageError } from '../errors';
-import type { CommandIO } from '../io';
+import { progress, type CommandIO } from '../io';
 import { inputLimits } from '../limits';
 import { packageVersion } from '../version';
 
@@ -64,12 +64,12 @@ export const recordCommand: Command = {
         }
         const imp = importUmockdev(text, umockdev, { attribute: limits.attribute });
         for (const n of imp.notes) io.stderr(`iommu-emu: ${umockdev}: ${n}\n`);
-        rec = recordSys(imp.source, { kernel: 'latest', ...imp.options, ...overrides });
+        rec = recordSys(imp.source, { kernel: 'latest', ...imp.options, ...overrides, progress: progress(io, 'record') });
         from = umockdev;
         kernelGiven = overrides.kernel ? 'given with --kernel' : 'the latest profile: a .umockdev file does not say (pass --kernel)';
       } else {
         const opened = openRecordRoot(root, { maxFileBytes: limits.attribute.maxBytes, raise: { maxFileBytes: limits.attribute.raise } });
-        rec = recordSys(opened.source, { ...opened.options, ...overrides });
+        rec = recordSys(opened.source, { ...opened.options, ...overrides, progress: progress(io, 'record') });
         from = opened.source.label;
         kernelGiven = overrides.kernel
           ? 'given with --kernel'
