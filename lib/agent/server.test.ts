@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** A real agent on 127.0.0.1 (ephemeral port): the API end to end, its document, tokens, and a bounded load test. */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { Agent, AgentClient, AgentClientError, ROUTES, schemaRefOf } from '.';
+import { Agent, AgentClient, AgentClientError, ROUTES, openapiDocument, schemaRefOf } from '.';
+import { tempDir } from '../testing/tmp';
 import { loadBuiltinHost } from '../hosts';
 import { schemaAjv } from '../schemas';
 
@@ -270,5 +274,17 @@ test('bounded load: thousands of requests from concurrent clients, no errors, he
     t.true(after - before < (gc ? 16 : 64) * 2 ** 20, `heap grew by ${((after - before) / 2 ** 20).toFixed(1)} MiB`);
   } finally {
     await agent.close();
+  }
+});
+
+const specValidator = spawnSync('python3', ['-c', 'import openapi_spec_validator'], { encoding: 'utf8' }).status === 0;
+(specValidator ? test : test.skip)(`the OpenAPI document passes openapi-spec-validator (3.1)${specValidator ? '' : ' (skipped: python3 -m openapi_spec_validator is not installed; pip install openapi-spec-validator)'}`, async (t) => {
+  const dir = tempDir(t, 'iommu-emu-openapi-');
+  for (const token of [false, true]) {
+    const file = path.join(dir, `openapi-${token}.json`);
+    fs.writeFileSync(file, JSON.stringify(openapiDocument('1.0.0', token)));
+    const r = spawnSync('python3', ['-m', 'openapi_spec_validator', '--schema', '3.1', '--errors', 'all', file], { encoding: 'utf8', timeout: 60_000 });
+    t.is(r.status, 0, `${r.stdout}${r.stderr}`);
+    t.regex(r.stdout, /OK/);
   }
 });
