@@ -51,3 +51,10 @@ test('inline topologies are typed: a wrong key or value is a compile error', (t)
   ];
   for (const doc of bad) t.throws(() => createMachine(doc as TopologyInput), { name: 'TopologyError' });
 });
+
+test('the node:fs type of m.fs is honest: every node:fs function (and fs.promises one) is there', (t) => {
+  const m = createMachine();
+  const fsFns = (o: object) => Object.keys(o).filter((k) => typeof (o as Record<string, unknown>)[k] === 'function');
+  t.deepEqual(fsFns(nodeFs).filter((k) => typeof (m.fs as unknown as Record<string, unknown>)[k] !== 'function'), []);
+  t.deepEqual(fsFns(nodeFs.promises).filter((k) => typeof (m.fs.promises as unknown as Record<string, unknown>)[k] !== 'function'), []);
+});

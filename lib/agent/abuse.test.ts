@@ -59,6 +59,8 @@ test('loopback is decided on the resolved address, not on how the name looks', a
     ['127.255.0.9', true],
     ['::1', true],
     ['::ffff:127.0.0.1', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['localhost', false],
     ['0.0.0.0', false],
     ['::', false],
     ['128.0.0.1', false],

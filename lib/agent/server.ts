@@ -204,11 +204,14 @@ function u64In(v: U64In, where: string): bigint {
   return b;
 }
 
-/** IPv4 127.0.0.0/8, IPv6 ::1, and IPv4-mapped loopback. */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** IPv4 127.0.0.0/8, IPv6 ::1, and IPv4-mapped loopback (::ffff:127.x.y.z). */
 export function isLoopbackAddress(ip: string): boolean {
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  if (net.isIPv4(v4)) return v4.split('.')[0] === '127';
-  return net.isIPv6(ip) && /^(0{0,4}:){2,7}0{0,3}1$|^::1$/.test(ip.toLowerCase());
+  const family = net.isIP(ip);
+  return family !== 0 && LOOPBACK.check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 const defaultLookup = async (host: string) => dns.promises.lookup(host, { all: true, verbatim: true });
