@@ -75,7 +75,7 @@ test('npm pack ships a built package that installs offline and works from JS, ES
   const info = JSON.parse(packed.out.slice(packed.out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const tgz = path.join(work, info[0]!.filename);
   const shipped = info[0]!.files.map((f) => f.path);
-  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/tools/iommu-emu/bin.js', 'dist/lib/hosts/intel-vtd-server.yaml', 'dist/sysfs-schema/sysfs-kernel-iommu_groups.json'])
+  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/tools/iommu-emu/bin.js', 'dist/lib/hosts/intel-vtd-server.yaml', 'dist/sysfs-schema/sysfs-kernel-iommu_groups.json', 'docs/topology.md'])
     t.true(shipped.includes(must), `the tarball has ${must}`);
   t.deepEqual(shipped.filter((f) => /\.test\.|^\.ci\/|^kselftest\/|^lib\/|^tools\/|^bench\/|tsbuildinfo|lib\/testing\//.test(f)), [], 'no tests, sources or CI files ship');
   t.regex(fs.readFileSync(path.join(src, 'LICENSE'), 'utf8'), /GNU GENERAL PUBLIC LICENSE\s+Version 2, June 1991/);

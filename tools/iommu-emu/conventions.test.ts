@@ -9,7 +9,7 @@ import Ajv from 'ajv';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Agent, CLI_SCHEMAS, loadBuiltinHost, schemaAjv } from '../../lib/index';
+import { Agent, CLI_SCHEMAS, COMMON_SCHEMA, RESV_TYPE_STRING, loadBuiltinHost, schemaAjv, topologyFromJSON } from '../../lib/index';
 import topologySchema from '../../lib/topology/schema.json';
 import { tempDir } from '../../lib/testing/tmp';
 import { COMMANDS } from './commands';
@@ -70,18 +70,26 @@ const validate = (id: string, v: unknown) => {
 };
 /** The topology schema is draft-07 (the format of topology files). */
 const validTopology = (v: unknown) => {
-  const a = new Ajv({ strict: true, allowUnionTypes: true });
+  // maxU64 (a numeric string fits in 64 bits) is the library's own keyword; topologyFromJSON checks it.
+  const a = new Ajv({ strict: true, allowUnionTypes: true }).addKeyword({ keyword: 'maxU64', type: 'string', schemaType: 'boolean' });
   const f = a.compile(topologySchema);
   return f(v) ? '' : a.errorsText(f.errors);
 };
 
 test('every command that prints data has --json, and its output matches the schema in lib/schemas/cli', async (t) => {
   const dir = tempDir(t, 'iommu-emu-json-');
+  // Platform devices in a group (bus platform, no vendor/device/class).
+  fs.writeFileSync(path.join(dir, 'platform.yaml'), [
+    'name: amd-acpi', 'kernel: "6.8"', 'arch: x86_64', 'iommus: [{ driver: amd-iommu }]', 'devices: []',
+    'platformDevices:', '  - { name: "AMDI0040:00", hid: AMDI0040, driver: sdhci-acpi, description: eMMC controller }', '',
+  ].join('\n'));
   const cases: [string, string[]][] = [
     ['hosts', ['hosts', '--json']],
     ['show', ['show', '--json']],
     ['show', ['show', '--json', '--host', 'arm64-msi-bypass', '--kernel', '4.10']],
     ['show', ['show', '--json', '--host', 'amd-epyc', '--kernel', '2.6']],
+    ['show', ['show', '--json', '--explain', '--host', 'arm64-msi-bypass', '--kernel', '5.15']],
+    ['show', ['show', '--json', '--host', path.join(dir, 'platform.yaml')]],
     ['cat', ['cat', '--json', '/sys/kernel/iommu_groups/2/reserved_regions']],
     ['cat', ['cat', '--json', '/sys/bus/pci/devices/0000:00:02.0/config']],
     ['cat', ['cat', '--json', '/sys/kernel/iommu_groups/2']],
@@ -102,13 +110,27 @@ test('every command that prints data has --json, and its output matches the sche
   const rec = await run('record', '--root', path.join(dir, 'tree'), '--json');
   t.is(rec.code, 0, rec.err);
   t.is(validTopology(JSON.parse(rec.out)), '', 'record --json writes a topology');
+  t.notThrows(() => topologyFromJSON(JSON.parse(rec.out), 'record --json'), 'and one the library loads');
   // Every command with a --json option is covered above and has a schema.
   for (const [name, c] of Object.entries(COMMANDS)) {
     if (!('json' in c.options)) continue;
     if (name === 'record') continue;
     t.true(covered.has(name), `${name} --json is checked against a schema`);
   }
-  t.deepEqual(Object.keys(COMMANDS).filter((n) => !('json' in COMMANDS[n]!.options)).sort(), ['run', 'serve'], 'only run and serve print no data of their own');
+  t.deepEqual(Object.keys(COMMANDS).filter((n) => !('json' in COMMANDS[n]!.options)).sort(), ['mount', 'run', 'serve'], 'only mount, run and serve print no data of their own');
+});
+
+test('show --json: every reserved line has its sources, ignored entries their row and evidence, platform devices their bus', async (t) => {
+  const j = JSON.parse((await run('show', '--json', '--host', 'arm64-msi-bypass', '--kernel', '5.15')).out);
+  for (const g of j.groups) for (const x of g.reserved_regions) t.true(x.source.length > 0 && !x.source[0].startsWith('(unexplained'), `group ${g.id} ${x.start}`);
+  t.like(j.ignored[0], { entry: 'firmware.iortRmr[0]', row: 'iort_rmr' });
+  t.regex(j.ignored[0].evidence, /iort_get_rmrs/);
+  for (const g of j.groups) for (const d of g.devices) t.is(d.bus, 'pci');
+});
+
+test('the schema names the reserved_regions types the kernel prints, no more, no fewer', (t) => {
+  const defs = COMMON_SCHEMA.$defs as Record<string, { properties: Record<string, { enum?: string[] }> }>;
+  t.deepEqual(new Set(defs.reserved_region!.properties.type!.enum), new Set(Object.values(RESV_TYPE_STRING)));
 });
 
 test('the same thing has the same shape: show --json equals show --agent --json, and groups equal the agent\'s', async (t) => {

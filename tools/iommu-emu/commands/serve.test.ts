@@ -22,9 +22,9 @@ test('readToken: a file holding one line, else the environment; bad files are us
   const bad: [string, RegExp][] = [
     [f('empty', ''), /must hold the token on one line/],
     [f('two', 'a\nb\n'), /must hold the token on one line/],
-    [path.join(dir, 'missing'), /cannot read \(ENOENT\)/],
-    [dir, /not a regular file/],
-    [f('big', 'x'.repeat(5000)), /5000 bytes; a token file holds one line/],
+    [path.join(dir, 'missing'), /missing: cannot read: ENOENT/],
+    [dir, /is a directory, not a regular file; not read/],
+    [f('big', 'x'.repeat(5000)), /larger than 4096 bytes; a token file holds one line/],
   ];
   for (const [file, msg] of bad) t.throws(() => readToken(file, bufferIO()), { name: 'UsageError', message: msg });
 });
