@@ -5,6 +5,7 @@
 //
 // The tests get a private TMPDIR: whatever they leave there is a failure (tests must leave
 // nothing behind in /tmp), and nothing another user's run puts in /tmp can race with them.
+// It is 0711, so the tests' nobody runs can reach their own directory inside it.
 'use strict';
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,6 +15,9 @@ const { Parser } = require('tap-parser');
 
 const avaBin = path.join(__dirname, '..', 'node_modules', 'ava', 'entrypoints', 'cli.mjs');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-tests-'));
+// Others may pass through it but not list or create in it: the tests that run the CLI as nobody
+// make a world-writable directory of their own inside (tools/iommu-emu/testing/cli.ts).
+fs.chmodSync(tmp, 0o711);
 const child = spawn(process.execPath, [avaBin, '--tap', ...process.argv.slice(2)], {
   stdio: ['ignore', 'pipe', 'inherit'],
   cwd: path.join(__dirname, '..'),
