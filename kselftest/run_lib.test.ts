@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
+import { tempDir } from '../lib/testing/tmp';
 import { parseKtap } from './ktap_parse';
 import { KSFT_FAIL, KSFT_PASS } from './harness/exit_codes';
 import { discover, parseRunnerArgs, plainLine, runnerMain, runPrograms, selectPrograms } from './run_lib';
@@ -13,7 +14,7 @@ const NO_ENV = {};
 test('discovery: sorted *_test.ts below the root, fixtures/ directories skipped', t => {
   t.deepEqual(discover(FIXTURES).map(p => p.name), ['pass_test', 'sample_test']);
   t.deepEqual(discover(path.join(__dirname, 'harness')), []);
-  const nested = fs.mkdtempSync(path.join(os.tmpdir(), 'ksft-'));
+  const nested = tempDir(t, 'ksft-');
   fs.mkdirSync(path.join(nested, 'b', 'fixtures'), { recursive: true });
   fs.mkdirSync(path.join(nested, 'a'));
   for (const f of ['b/x_test.ts', 'a/y_test.ts', 'b/fixtures/z_test.ts', 'a/helper.ts', 'a/y.test.ts']) {
@@ -81,7 +82,7 @@ test('a run that executes nothing fails', async t => {
 });
 
 test('a program that crashes or exports no main is "not ok … # ERROR" and one failure', async t => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksft-'));
+  const dir = tempDir(t, 'ksft-');
   fs.writeFileSync(path.join(dir, 'boom_test.ts'), "throw new Error('load failed');\n");
   fs.writeFileSync(path.join(dir, 'nomain_test.ts'), 'export const x = 1;\n');
   const r = await runPrograms({ root: dir, env: NO_ENV });
@@ -94,7 +95,7 @@ test('a program that crashes or exports no main is "not ok … # ERROR" and one 
 
 test('runner exit codes map child codes: SKIP is ok, anything else non-zero fails', async t => {
   const codes: Record<string, number> = { a_test: 0, b_test: 4, c_test: 3 };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ksft-'));
+  const dir = tempDir(t, 'ksft-');
   for (const f of Object.keys(codes)) fs.writeFileSync(path.join(dir, `${f}.ts`), '');
   const r = await runPrograms({
     root: dir,
@@ -120,6 +121,7 @@ test('runner argument parsing', t => {
     root: 'r',
     programs: ['a', 'b', 'c'],
     passthrough: ['--host', 'h.json', '--flag', '--x=1', '-t', 'y'],
+    options: ['--host', 'h.json', '--flag', '--x=1'],
     list: false,
     help: false,
   });

@@ -62,6 +62,8 @@ export interface RunnerArgs {
   readonly programs: readonly string[];
   /** Forwarded to every program, in order. */
   readonly passthrough: readonly string[];
+  /** The `--opt[=value]` options among them (before any `--`), for a caller that checks them. */
+  readonly options: readonly string[];
   readonly list: boolean;
   readonly help: boolean;
 }
@@ -83,6 +85,7 @@ export function parseRunnerArgs(argv: readonly string[]): RunnerArgs | { readonl
   let root: string | undefined;
   const programs: string[] = [];
   const passthrough: string[] = [];
+  const options: string[] = [];
   let list = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -108,15 +111,19 @@ export function parseRunnerArgs(argv: readonly string[]): RunnerArgs | { readonl
       root = a.slice('--root='.length);
     } else if (a.startsWith('--')) {
       passthrough.push(a);
+      options.push(a);
       const v = argv[i + 1];
-      if (!a.includes('=') && v !== undefined && !v.startsWith('-')) passthrough.push(next() as string);
+      if (!a.includes('=') && v !== undefined && !v.startsWith('-')) {
+        passthrough.push(next() as string);
+        options.push(passthrough[passthrough.length - 1] as string);
+      }
     } else if (a.startsWith('-') && a !== '-') {
       return { error: `invalid option -- '${a.slice(1)}' (put program options after --)` };
     } else {
       programs.push(a);
     }
   }
-  return { root, programs, passthrough, list, help };
+  return { root, programs, passthrough, options, list, help };
 }
 
 /** Test-case totals across programs, for the final plain line. */
@@ -148,6 +155,7 @@ export interface RunnerOptions {
   /** Environment given to the programs; KSFT_TAP_LEVEL is always set. */
   readonly env?: ktap.Env;
   readonly load?: (file: string) => ProgramMain;
+  readonly progress?: (index: number, total: number, name: string) => void;
 }
 
 /**
@@ -186,6 +194,7 @@ export async function runPrograms(opts: RunnerOptions): Promise<RunnerResult> {
   line(ktap.plan(programs.length));
   for (const [i, program] of programs.entries()) {
     const num = i + 1;
+    opts.progress?.(num, programs.length, program.name);
     const child = new IndentSink(line);
     child.write(`${ktap.KTAP_VERSION_1}\n`);
     const io: ProgramIo = { stdout: child, stderr: child, env };
@@ -222,15 +231,30 @@ export async function runPrograms(opts: RunnerOptions): Promise<RunnerResult> {
 }
 
 /** The whole CLI, minus process.exit: `run.ts` is a shim around this. */
+/** Exit code of a command line the runner refuses (as getopt-style tools do). */
+export const USAGE_EXIT = 2;
+
 export async function runnerMain(
   argv: readonly string[],
-  io: { stdout?: Sink; stderr?: Sink; env?: ktap.Env; defaultRoot: string },
+  io: {
+    stdout?: Sink;
+    stderr?: Sink;
+    env?: ktap.Env;
+    defaultRoot: string;
+    /** Checks the forwarded options before anything runs: an error message refuses the command line. */
+    check?: (args: RunnerArgs) => string | undefined;
+    /** Called before each program (progress on a terminal). */
+    progress?: (index: number, total: number, name: string) => void;
+  },
 ): Promise<{ exitCode: number; stdout: string }> {
+  const refuse = (message: string) => {
+    io.stderr?.write(`run.ts: ${message}\n${RUNNER_USAGE.split('\n')[0]}\n`);
+    return { exitCode: USAGE_EXIT, stdout: '' };
+  };
   const args = parseRunnerArgs(argv);
-  if ('error' in args) {
-    io.stderr?.write(`run.ts: ${args.error}\n${RUNNER_USAGE}`);
-    return { exitCode: KSFT_FAIL, stdout: '' };
-  }
+  if ('error' in args) return refuse(args.error);
+  const refused = args.help ? undefined : io.check?.(args);
+  if (refused !== undefined) return refuse(refused);
   if (args.help) {
     io.stderr?.write(RUNNER_USAGE);
     return { exitCode: KSFT_PASS, stdout: '' };
@@ -247,6 +271,7 @@ export async function runnerMain(
     passthrough: args.passthrough,
     ...(io.stdout ? { stdout: io.stdout } : {}),
     ...(io.env ? { env: io.env } : {}),
+    ...(io.progress ? { progress: io.progress } : {}),
   });
   return { exitCode: r.exitCode, stdout: r.stdout };
 }

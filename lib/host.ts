@@ -15,7 +15,7 @@ import type { PciFunctionInfo } from './drivers/pci_config';
 import { pciAssignResources } from './drivers/setup_bus';
 import { IOMMU_DRIVERS, IommuOps } from './iommu/drivers';
 import { IommuCore } from './iommu/iommu';
-import type { KernelProfile } from './kernel/profile';
+import type { Feature, KernelProfile } from './kernel/profile';
 import type { IommuGroup, IommuUnit, PciDevice, PciDriver, PlatformDevice } from './model/host';
 import type { IovaRange } from './model/iova';
 import type { ResvRegion } from './model/resv_region';
@@ -64,6 +64,8 @@ export interface KernelModule {
   readonly name: string;
   /** Built only when every one of these options is set (default: always). */
   readonly kconfig?: readonly (keyof Kconfig)[];
+  /** The kernel feature (lib/kernel/profile.ts) the module first appeared with. */
+  readonly since?: Feature;
   init(k: Kernel): void;
 }
 

@@ -4,13 +4,13 @@
  * as outside users do.
  */
 export { Machine, createMachine } from './machine';
-export type { MachineOptions, ModuleParams } from './machine';
+export type { MachineOptions, ModuleParams, NodeFs } from './machine';
 export { DEFAULT_HOST, MAX_TOPOLOGY_BYTES, builtinHostNames, builtinHostPath, isTopologyPath, loadBuiltinHost, loadTopologyFile, resolveHost } from './hosts';
 export type { LoadOptions } from './hosts';
 export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
 export type { ByteLimit, ConfinedFs } from './hostfs';
 export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
-export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
+export type { Topology, TopologyInput, DeviceInput, IommuInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
 export { parseKernelVersion, compareKernelVersion } from './kernel/version';
@@ -50,8 +50,12 @@ export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle 
 export type { VfioInfo, Type1Info, DmaMapArgs } from './user/vfio';
 export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
-export { Agent, AgentClient, AgentClientError, AgentError } from './agent';
-export type { AgentClientOptions, AgentOptions, ContainerInfo, FileEntry, GroupEntry, HostEntry, MachineEntry, RangeEntry } from './agent';
+export { Agent, AgentClient, AgentClientError, AgentError, isLoopbackAddress, openapiDocument } from './agent';
+export type { AgentClientOptions, AgentOptions, ContainerEntry, MachineEntry, MappingEntry } from './agent';
+export { fileJson, hostJson, machineReport, notOnKernel, rangeJson, u64Json, unavailable, usableRanges, vfioIommuInfoJson } from './report';
+export type { DeviceJson, FileJson, GroupJson, HostJson, MachineReport, RangeJson, ReservedRegionJson, UnavailableJson, VfioIommuInfoJson } from './report';
+export { AGENT_SCHEMA, CLI_SCHEMAS, COMMON_SCHEMA, schemaAjv } from './schemas';
+export type { JsonSchema } from './schemas';
 export {
   CONTROL_SOCKET,
   IOMMU_EMU_MAGIC,

@@ -74,7 +74,7 @@ test('kconfig: without CONFIG_VFIO_CONTAINER there is no /dev/vfio/vfio and no t
 
 test('kconfig: without CONFIG_VFIO nothing of VFIO loads', (t) => {
   const topo = loadBuiltinHost('arm64-smmuv3');
-  const devices = (topo.source.devices as { driver?: string | null; driver_override?: string }[]).map((d) =>
+  const devices = topo.source.devices.map((d) =>
     d.driver === 'vfio-pci' ? { ...d, driver: null, driver_override: undefined } : d,
   );
   const m = createMachine({ ...topo.source, devices, kconfig: { CONFIG_VFIO: false } });

@@ -7,7 +7,6 @@
  */
 import { Superblock } from '@jsonjoy.com/fs-core';
 import { Volume, createFsFromVolume } from 'memfs';
-import type { IFs } from 'memfs';
 import { Credentials, ROOT, permitted } from './cred';
 import { ChrdevRegistry } from './drivers/char_dev';
 import { KernelError, isKernelError, kerr } from './errno';
@@ -16,7 +15,7 @@ import { Process } from './fs/process';
 import { MemfsRenderer } from './fs/render';
 import type { SyscallHost, Syscalls } from './fs/syscalls';
 import { Host, Kernel, KernelModule, ModuleParams, SysfsProvider } from './host';
-import { resolveHost } from './hosts';
+import { DEFAULT_HOST, resolveHost } from './hosts';
 import type { IommuOps } from './iommu/drivers';
 import { PAGE_BYTES } from './kernel/page';
 import { KernelProfile, kernelProfile } from './kernel/profile';
@@ -30,6 +29,9 @@ import { vfioModule } from './vfio/vfio_main';
 import { vfioPciModule } from './vfio/vfio_pci';
 
 export type { ModuleParams } from './host';
+
+/** The type of node:fs: what `Machine.fs` is. */
+export type NodeFs = typeof import('node:fs');
 
 /** The modules every machine loads, in initcall order; each is built per its kconfig. */
 export const MODULES: readonly KernelModule[] = [vfioModule, vfioIommuType1Module, vfioPciModule];
@@ -75,8 +77,12 @@ export class Machine {
   readonly kernel: KernelProfile;
   readonly host: Host;
   readonly vol: Volume;
-  /** A node-`fs`-compatible API (sync, callback, promises) over the emulated tree. */
-  readonly fs: IFs;
+  /**
+   * The node:fs API (sync, callback, promises) over the emulated tree, typed as node:fs so it
+   * can be passed wherever code takes `typeof import('node:fs')` or a Pick of it. memfs
+   * implements every node:fs function; where it behaves differently from node, memfs' docs say.
+   */
+  readonly fs: NodeFs;
   readonly params: ModuleParams;
   readonly tasks: TaskSet;
   /** Names of the modules loaded, in load order. */
@@ -112,7 +118,8 @@ export class Machine {
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
     this.k = k;
     this.vol = new Volume(new Superblock({ process: memfsProcess() }));
-    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred);
+    // memfs' own IFs type differs from node's only in overload spellings; /sys behaves like sysfs.
+    this.fs = guardSysfs(createFsFromVolume(this.vol), () => this.cred) as unknown as NodeFs;
     this.renderer = new MemfsRenderer(this.vol, (path, attr, data, pos) => this.storeFromFs(path, attr, data, pos));
     this.syscallHost = {
       vol: this.vol,
@@ -137,6 +144,9 @@ export class Machine {
   /** `do_one_initcall`: a module whose init fails is not loaded; the machine boots on without it. */
   private loadModule(mod: KernelModule): void {
     if (mod.kconfig?.some((opt) => !this.topology.kconfig[opt])) return;
+    // @note emulation: on a kernel older than the module (VFIO before 3.6) it is not there;
+    // a topology's vfio-pci binding still makes a plain host driver of that name.
+    if (mod.since && !this.kernel.has(mod.since)) return;
     try {
       mod.init(this.k);
     } catch (e) {
@@ -280,7 +290,7 @@ function memfsProcess(): NonNullable<ConstructorParameters<typeof Superblock>[0]
  * A machine from a built-in host name ("intel-vtd-server"), a topology file path, a topology
  * document (the JSON/YAML shape as an object) or an already parsed Topology.
  */
-export function createMachine(host: string | Topology | TopologyInput, opts: MachineOptions = {}): Machine {
+export function createMachine(host: string | Topology | TopologyInput = DEFAULT_HOST, opts: MachineOptions = {}): Machine {
   let topology: Topology;
   if (typeof host === 'string') topology = resolveHost(host);
   else if (isTopology(host)) topology = host;

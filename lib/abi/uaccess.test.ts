@@ -41,6 +41,22 @@ test('mmap hands out page-aligned addresses high in the address space', (t) => {
   t.is(code(() => mem.mmap(0n)), 'EINVAL');
 });
 
+test('unmapped space is reused: map/unmap cycles keep the address space and the mapping list bounded', (t) => {
+  const mem = new UserMemory();
+  const keep = mem.mmap(PAGE_SIZE);
+  const first = mem.mmap(2n * PAGE_SIZE);
+  for (let i = 0; i < 1000; i++) {
+    const a = mem.mmap(2n * PAGE_SIZE);
+    mem.munmap(a, 2n * PAGE_SIZE);
+    t.is(a, first + 3n * PAGE_SIZE, 'the same hole every time');
+  }
+  mem.munmap(first, 2n * PAGE_SIZE);
+  t.is(mem.mmap(PAGE_SIZE), first, 'a freed range is handed out again');
+  t.is(mem.mmap(PAGE_SIZE), first + 2n * PAGE_SIZE, 'with the guard page after the previous mapping');
+  t.is(mem.mappings.length, 3);
+  t.is(keep, MMAP_BASE);
+});
+
 test('memory is per instance', (t) => {
   const m1 = new UserMemory();
   const m2 = new UserMemory();

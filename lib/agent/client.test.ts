@@ -41,13 +41,13 @@ test.serial('writeFile PUTs JSON with the bearer token; an errno reply becomes A
 test.serial('createMachine, groups, VFIO calls send the documented bodies (u64 as hex strings)', async (t) => {
   const s = nock(BASE)
     .post('/v1/machines', { host: 'amd-epyc', kernel: '6.8' })
-    .reply(201, { id: 'm1', host: 'amd-epyc', kernel: '6.8', arch: 'x86_64', created: 'now', groups: 7 })
+    .reply(201, { id: 'm1', host: 'amd-epyc', kernel: '6.8', arch: 'x86_64', created: 'now', iommus: [], group_count: 7 })
     .get('/v1/machines/m1/groups')
-    .reply(200, { groups: [{ id: 0, type: 'DMA', name: null, devices: [], reserved: [], usable: [], vfio: false }] })
+    .reply(200, { groups: [{ id: 0, type: 'DMA', name: null, devices: [], reserved_regions: [], usable_ranges: [], vfio: null }] })
     .post('/v1/machines/m1/vfio/containers', {})
-    .reply(201, { container: 'c1', apiVersion: 0 })
+    .reply(201, { id: 'c1', machine: 'm1', api_version: 0, groups: [], iommu: null })
     .post('/v1/machines/m1/vfio/containers/c1/groups', { group: 7 })
-    .reply(200, { container: 'c1', groups: [7] })
+    .reply(200, { id: 'c1', machine: 'm1', api_version: 0, groups: [7], iommu: null })
     .post('/v1/machines/m1/vfio/containers/c1/map', { iova: '0x100000', size: '0x200000' })
     .reply(200, { iova: '0x100000', size: '0x200000', vaddr: '0x7f0000000000' })
     .post('/v1/machines/m1/vfio/containers/c1/unmap', { all: true })
@@ -57,7 +57,7 @@ test.serial('createMachine, groups, VFIO calls send the documented bodies (u64 a
   const c = new AgentClient(`${BASE}/`);
   t.is((await c.createMachine({ host: 'amd-epyc', kernel: '6.8' })).id, 'm1');
   t.is((await c.groups('m1'))[0]!.type, 'DMA');
-  t.is((await c.openContainer('m1')).container, 'c1');
+  t.is((await c.openContainer('m1')).id, 'c1');
   t.deepEqual((await c.attachGroup('m1', 'c1', 7)).groups, [7]);
   t.is((await c.map('m1', 'c1', { iova: 0x100000n, size: 0x200000 })).vaddr, '0x7f0000000000');
   t.is((await c.unmap('m1', 'c1', 'all')).unmapped, '0x200000');

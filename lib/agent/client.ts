@@ -1,43 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/** A typed client of the HTTP agent (global fetch). Errors come back as AgentClientError with the errno. */
+/**
+ * A typed client of the HTTP agent (global fetch). Errors come back as AgentClientError with the
+ * errno. The shapes are lib/schemas' (common.schema.json, agent.schema.json).
+ */
+import type { FileJson, GroupJson, HostJson, MachineReport, VfioIommuInfoJson } from '../report';
 
-export interface HostEntry {
-  readonly name: string;
-  readonly kernel: string;
-  readonly arch: string;
-  readonly iommus: string[];
-  readonly devices: number;
-  readonly description: string;
-}
 export interface MachineEntry {
   readonly id: string;
   readonly host: string;
   readonly kernel: string;
   readonly arch: string;
   readonly created: string;
-  readonly groups: number;
+  readonly iommus: { name: string; driver: string }[];
+  readonly group_count: number;
 }
-export type FileEntry =
-  | { readonly path: string; readonly kind: 'file'; readonly mode: number; readonly size: number; readonly text?: string; readonly base64?: string }
-  | { readonly path: string; readonly kind: 'dir'; readonly mode: number; readonly entries: string[] }
-  | { readonly path: string; readonly kind: 'link'; readonly target: string };
-export interface RangeEntry {
-  readonly start: string;
-  readonly last: string;
-}
-export interface GroupEntry {
-  readonly id: number;
-  readonly type: string | null;
-  readonly name: string | null;
-  readonly devices: { bdf: string; driver: string | null; iommu: string | null }[];
-  readonly reserved: (RangeEntry & { type: string })[];
-  readonly usable: RangeEntry[];
-  readonly vfio: boolean;
-}
-export interface ContainerInfo {
-  readonly container: string;
+export interface ContainerEntry {
+  readonly id: string;
+  readonly machine: string;
+  readonly api_version: number;
   readonly groups: number[];
-  readonly iommu: { iovaPgsizes: string; iovaRanges: RangeEntry[]; dmaAvail: number | null } | null;
+  readonly iommu: VfioIommuInfoJson | null;
+}
+export interface MappingEntry {
+  readonly iova: string;
+  readonly size: string;
+  readonly vaddr: string;
 }
 
 export class AgentClientError extends Error {
@@ -59,7 +46,9 @@ export interface AgentClientOptions {
   readonly timeout?: number;
 }
 
-const hexArg = (x: bigint | number | string) => (typeof x === 'string' ? x : `0x${x.toString(16)}`);
+type U64Arg = bigint | number | string;
+const hexArg = (x: U64Arg) => (typeof x === 'string' ? x : `0x${x.toString(16)}`);
+const seg = encodeURIComponent;
 
 export class AgentClient {
   readonly base: string;
@@ -108,24 +97,34 @@ export class AgentClient {
     return json as T;
   }
 
-  hosts(): Promise<HostEntry[]> {
-    return this.call<{ hosts: HostEntry[] }>('GET', '/v1/hosts').then((r) => r.hosts);
+  index(): Promise<{ api: 'v1'; version: string; openapi: string; resources: Record<string, string> }> {
+    return this.call('GET', '/v1');
+  }
+  openapi(): Promise<Record<string, unknown>> {
+    return this.call('GET', '/v1/openapi.json');
+  }
+  hosts(): Promise<HostJson[]> {
+    return this.call<{ hosts: HostJson[] }>('GET', '/v1/hosts').then((r) => r.hosts);
   }
   machines(): Promise<MachineEntry[]> {
     return this.call<{ machines: MachineEntry[] }>('GET', '/v1/machines').then((r) => r.machines);
   }
   machine(id: string): Promise<MachineEntry> {
-    return this.call('GET', `/v1/machines/${encodeURIComponent(id)}`);
+    return this.call('GET', `/v1/machines/${seg(id)}`);
   }
   /** A built-in host by name, or a topology document (the JSON shape of a topology file). */
   createMachine(a: { host: string; kernel?: string } | { topology: Record<string, unknown>; kernel?: string }): Promise<MachineEntry> {
     return this.call('POST', '/v1/machines', a);
   }
   destroyMachine(id: string): Promise<{ deleted: string }> {
-    return this.call('DELETE', `/v1/machines/${encodeURIComponent(id)}`);
+    return this.call('DELETE', `/v1/machines/${seg(id)}`);
   }
-  stat(id: string, path: string): Promise<FileEntry> {
-    return this.call('GET', `/v1/machines/${encodeURIComponent(id)}/file?path=${encodeURIComponent(path)}`);
+  /** What `iommu-emu show --json` prints for the machine. */
+  report(id: string): Promise<MachineReport> {
+    return this.call('GET', `/v1/machines/${seg(id)}/report`);
+  }
+  stat(id: string, path: string): Promise<FileJson> {
+    return this.call('GET', `/v1/machines/${seg(id)}/file?path=${seg(path)}`);
   }
   /** File bytes as read(2) returns them. */
   async readFile(id: string, path: string): Promise<Buffer> {
@@ -136,32 +135,35 @@ export class AgentClient {
   /** write(2) to an attribute: its store runs; a refusal throws with the errno. */
   writeFile(id: string, path: string, data: string | Uint8Array): Promise<{ path: string; written: number }> {
     const body = typeof data === 'string' ? { path, data } : { path, data: Buffer.from(data).toString('base64'), base64: true };
-    return this.call('PUT', `/v1/machines/${encodeURIComponent(id)}/file`, body);
+    return this.call('PUT', `/v1/machines/${seg(id)}/file`, body);
   }
-  groups(id: string): Promise<GroupEntry[]> {
-    return this.call<{ groups: GroupEntry[] }>('GET', `/v1/machines/${encodeURIComponent(id)}/groups`).then((r) => r.groups);
+  groups(id: string): Promise<GroupJson[]> {
+    return this.call<{ groups: GroupJson[] }>('GET', `/v1/machines/${seg(id)}/groups`).then((r) => r.groups);
   }
-  openContainer(id: string): Promise<{ container: string; apiVersion: number }> {
-    return this.call('POST', `/v1/machines/${encodeURIComponent(id)}/vfio/containers`, {});
+  containers(id: string): Promise<ContainerEntry[]> {
+    return this.call<{ containers: ContainerEntry[] }>('GET', `/v1/machines/${seg(id)}/vfio/containers`).then((r) => r.containers);
   }
-  attachGroup(id: string, container: string, group: number): Promise<{ container: string; groups: number[] }> {
-    return this.call('POST', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}/groups`, { group });
+  openContainer(id: string): Promise<ContainerEntry> {
+    return this.call('POST', `/v1/machines/${seg(id)}/vfio/containers`, {});
   }
-  containerInfo(id: string, container: string): Promise<ContainerInfo> {
-    return this.call('GET', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}`);
+  attachGroup(id: string, container: string, group: number): Promise<ContainerEntry> {
+    return this.call('POST', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}/groups`, { group });
   }
-  map(id: string, container: string, a: { iova: bigint | number | string; size: bigint | number | string; vaddr?: bigint | number | string }): Promise<{ iova: string; size: string; vaddr: string }> {
-    return this.call('POST', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}/map`, {
+  container(id: string, container: string): Promise<ContainerEntry> {
+    return this.call('GET', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}`);
+  }
+  map(id: string, container: string, a: { iova: U64Arg; size: U64Arg; vaddr?: U64Arg }): Promise<MappingEntry> {
+    return this.call('POST', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}/map`, {
       iova: hexArg(a.iova),
       size: hexArg(a.size),
       ...(a.vaddr !== undefined ? { vaddr: hexArg(a.vaddr) } : {}),
     });
   }
-  unmap(id: string, container: string, a: { iova: bigint | number | string; size: bigint | number | string } | 'all'): Promise<{ unmapped: string }> {
+  unmap(id: string, container: string, a: { iova: U64Arg; size: U64Arg } | 'all'): Promise<{ unmapped: string }> {
     const body = a === 'all' ? { all: true } : { iova: hexArg(a.iova), size: hexArg(a.size) };
-    return this.call('POST', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}/unmap`, body);
+    return this.call('POST', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}/unmap`, body);
   }
   closeContainer(id: string, container: string): Promise<{ deleted: string }> {
-    return this.call('DELETE', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}`);
+    return this.call('DELETE', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}`);
   }
 }

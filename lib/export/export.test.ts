@@ -1,27 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { builtinHostNames } from '../hosts';
+import { tempDir } from '../testing/tmp';
 import { createMachine } from '../machine';
 import { ExportError, exportTree, walkEmulated } from './export';
 
-/** A temporary directory, removed after the file's tests whatever they did. */
-const made: string[] = [];
-const tmp = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-export-'));
-  made.push(d);
-  return d;
-};
-test.after.always(() => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = (t: ExecutionContext) => tempDir(t, 'iommu-emu-export-');
 
 test('export writes every file, mode and relative link of the emulated sys/ tree', (t) => {
   const m = createMachine('intel-vtd-server');
-  const dir = path.join(tmp(), 'out');
+  const dir = path.join(tmp(t), 'out');
   const r = exportTree(m, dir);
   t.true(r.files > 100 && r.links > 50);
   for (const e of walkEmulated(m, '/sys')) {
@@ -37,7 +29,7 @@ test('export writes every file, mode and relative link of the emulated sys/ tree
 });
 
 test('export refuses a non-empty target and leaves no temporary directory behind', (t) => {
-  const parent = tmp();
+  const parent = tmp(t);
   const dir = path.join(parent, 'out');
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'keep'), 'x');
@@ -50,7 +42,7 @@ test('export refuses a non-empty target and leaves no temporary directory behind
 });
 
 test('export into an existing empty directory replaces it atomically', (t) => {
-  const parent = tmp();
+  const parent = tmp(t);
   const dir = path.join(parent, 'out');
   fs.mkdirSync(dir);
   exportTree(createMachine('arm64-smmuv3'), dir);
@@ -61,7 +53,7 @@ test('export into an existing empty directory replaces it atomically', (t) => {
 test('a link that would point outside the tree aborts the export with nothing written', (t) => {
   const m = createMachine('arm64-smmuv3');
   m.vol.symlinkSync('../../../../../../etc', '/sys/kernel/escape');
-  const parent = tmp();
+  const parent = tmp(t);
   t.throws(() => exportTree(m, path.join(parent, 'out')), { instanceOf: ExportError, message: /outside the exported tree/ });
   t.deepEqual(fs.readdirSync(parent), []);
 });
@@ -82,7 +74,7 @@ for (const host of builtinHostNames()) {
   const run = nsReason ? test.skip : test;
   run(`${host}: exported tree bind-mounted over /sys is read by cat and readlink${nsReason ? ` (skipped: ${nsReason})` : ''}`, (t) => {
     const m = createMachine(host);
-    const dir = path.join(tmp(), 'out');
+    const dir = path.join(tmp(t), 'out');
     exportTree(m, dir);
     const script = 'cat /sys/kernel/iommu_groups/*/reserved_regions; for d in /sys/bus/pci/devices/*; do [ -e "$d/iommu_group" ] && echo "${d##*/} $(readlink "$d/iommu_group")"; done; true';
     const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind '${dir}/sys' /sys && ${script}`], { encoding: 'utf8' });
@@ -99,7 +91,7 @@ for (const host of builtinHostNames()) {
   const runL = nsReason || lspciReason ? test.skip : test;
   runL(`${host}: lspci -k lists every device and its driver from the exported tree${nsReason || lspciReason ? ` (skipped: ${nsReason ?? lspciReason})` : ''}`, (t) => {
     const m = createMachine(host);
-    const dir = path.join(tmp(), 'out');
+    const dir = path.join(tmp(t), 'out');
     exportTree(m, dir);
     const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind '${dir}/sys' /sys && lspci -k -D`], { encoding: 'utf8' });
     t.is(r.status, 0, r.stderr);

@@ -2,6 +2,7 @@
 /** Each platform's get_resv_regions, as seen in the group's reserved_regions file, per kernel. */
 import test from 'ava';
 import { machine, nic, regionsOf } from '../testing/topo';
+import type { IommuInput, TopologyInput } from '../topology/topology';
 
 const MSI_X86 = '0x00000000fee00000 0x00000000feefffff msi\n';
 const HT = '0x000000fd00000000 0x000000ffffffffff reserved\n';
@@ -10,18 +11,18 @@ const SW_MSI = '0x0000000008000000 0x00000000080fffff msi\n';
 interface Case {
   name: string;
   kernel?: string;
-  arch?: string;
-  iommus: Record<string, unknown>[];
+  arch?: TopologyInput['arch'];
+  iommus: IommuInput[];
   devices: ReturnType<typeof nic>[];
-  firmware?: Record<string, unknown>;
+  firmware?: TopologyInput['firmware'];
   /** The group of this device. */
   of: string;
   expect: string;
 }
 
-const intel = [{ driver: 'intel-iommu' }];
-const amd = [{ driver: 'amd-iommu' }];
-const smmu = [{ driver: 'arm-smmu-v3', base: '0x9050000' }];
+const intel: IommuInput[] = [{ driver: 'intel-iommu' }];
+const amd: IommuInput[] = [{ driver: 'amd-iommu' }];
+const smmu: IommuInput[] = [{ driver: 'arm-smmu-v3', base: '0x9050000' }];
 const gpu = (bdf: string) => nic(bdf, { device: '0x3e92', class: '0x030000', driver: 'i915' });
 const usb = (bdf: string) => nic(bdf, { device: '0xa36d', class: '0x0c0330', driver: 'xhci_hcd' });
 const raid = (bdf: string) => nic(bdf, { device: '0x0014', class: '0x010400', driver: 'megaraid_sas' });

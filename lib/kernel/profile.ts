@@ -16,6 +16,11 @@ export interface FeatureRow extends VersionRange {
 }
 
 export const FEATURES = {
+  vfio: {
+    since: '3.6',
+    what: 'VFIO: /dev/vfio/vfio, group nodes and the type1 IOMMU backend (vfio-pci binds, but nothing is exposed before)',
+    source: 'drivers/vfio/vfio.c, drivers/vfio/vfio_iommu_type1.c ("vfio: Type1 IOMMU implementation"; the VFIO pull merged for v3.6, Aug 2012)',
+  },
   reserved_regions: {
     since: '4.11',
     what: '/sys/kernel/iommu_groups/N/reserved_regions exists',

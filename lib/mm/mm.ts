@@ -84,8 +84,8 @@ const newPage = (): Uint8Array => new Uint8Array(Number(PAGE_SIZE));
  * RAM costs nothing until touched; untouched mapped memory reads as zero. VMAs are kept sorted and
  * found by binary search, so a process with 10,000 mappings costs what one with 4 does.
  *
- * @note emulation: mappings without an address hint are placed bottom-up from MMAP_BASE with an
- * unmapped guard page after each, so that an overrun of one buffer faults instead of silently
+ * @note emulation: mappings without an address hint are placed bottom-up from MMAP_BASE (from
+ * the lowest address unmapped since, so freed space is reused) with an unmapped guard page after each, so that an overrun of one buffer faults instead of silently
  * reading its neighbour. Linux places anonymous mappings top-down and adjacent.
  */
 export class UserMemory implements MmStruct {
@@ -124,11 +124,16 @@ export class UserMemory implements MmStruct {
       start = opts.addr;
       this.munmap(start, size);
     } else {
+      // From the lowest address freed since (free_area_cache): unmapped space is reused, so
+      // map/unmap cycles do not walk up the address space. A guard page stays on both sides.
       start = this.nextAddr;
-      for (let i = this.firstEndingAbove(start); i < this.vmas.length; i++) {
+      let i = this.firstEndingAbove(start);
+      const prev = this.vmas[i - 1];
+      if (prev && prev.end + PAGE_SIZE > start) start = prev.end + PAGE_SIZE;
+      for (; i < this.vmas.length; i++) {
         const v = this.vmas[i]!;
-        if (v.start >= start + size) break;
-        start = v.end + PAGE_SIZE;
+        if (v.start >= start + size + PAGE_SIZE) break;
+        if (v.end + PAGE_SIZE > start) start = v.end + PAGE_SIZE;
       }
       if (start + size > TASK_SIZE) throw kerr('ENOMEM');
       this.nextAddr = start + size + PAGE_SIZE;
@@ -153,6 +158,7 @@ export class UserMemory implements MmStruct {
     let last = first;
     while (last < this.vmas.length && this.vmas[last]!.start < end) last++;
     if (first === last) return;
+    if (addr < this.nextAddr) this.nextAddr = addr < MMAP_BASE ? MMAP_BASE : addr;
     const kept: VmaNode[] = [];
     for (const v of this.vmas.slice(first, last)) {
       if (v.start < addr) kept.push({ ...v, end: addr });

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** record → replay → export: byte-identical trees for every built-in host, and each fitting rule. */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { tempDir } from '../testing/tmp';
+import type { TopologyInput } from '../topology/topology';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,7 +12,7 @@ import { RecordError, dirSource, formatTopology, openRecordRoot, recordSys } fro
 import { parseTopology } from '../topology/topology';
 import { nic } from '../testing/topo';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-record-test-'));
+const tmp = (t: ExecutionContext) => tempDir(t, 'iommu-emu-record-test-');
 
 /** Every entry of a real tree: relative path → kind, mode, bytes or link target. */
 function snapshot(dir: string): Map<string, string> {
@@ -29,18 +31,21 @@ function snapshot(dir: string): Map<string, string> {
 }
 
 function roundTrip(m: Machine, opts: { kernel?: string } = {}) {
-  const base = tmp();
-  exportTree(m, path.join(base, 'a'), { metadata: { kernel: m.kernel.version.text, arch: m.topology.arch, host: m.topology.name } });
-  const opened = openRecordRoot(path.join(base, 'a'));
-  const rec = recordSys(opened.source, { ...opened.options, ...opts });
-  // Through the text a user would keep, not just the in-memory document.
-  const text = formatTopology(rec.doc, 'yaml', ['round trip']);
-  const replayed = createMachine(parseTopology(text, { file: 'recorded.yaml' }));
-  exportTree(replayed, path.join(base, 'b'));
-  const a = snapshot(path.join(base, 'a', 'sys'));
-  const b = snapshot(path.join(base, 'b', 'sys'));
-  fs.rmSync(base, { recursive: true, force: true });
-  return { rec, a, b, text };
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-record-test-'));
+  try {
+    exportTree(m, path.join(base, 'a'), { metadata: { kernel: m.kernel.version.text, arch: m.topology.arch, host: m.topology.name } });
+    const opened = openRecordRoot(path.join(base, 'a'));
+    const rec = recordSys(opened.source, { ...opened.options, ...opts });
+    // Through the text a user would keep, not just the in-memory document.
+    const text = formatTopology(rec.doc, 'yaml', ['round trip']);
+    const replayed = createMachine(parseTopology(text, { file: 'recorded.yaml' }));
+    exportTree(replayed, path.join(base, 'b'));
+    const a = snapshot(path.join(base, 'a', 'sys'));
+    const b = snapshot(path.join(base, 'b', 'sys'));
+    return { rec, a, b, text };
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 }
 
 function sameTrees(t: import('ava').ExecutionContext, a: Map<string, string>, b: Map<string, string>) {
@@ -88,7 +93,7 @@ test('recorded firmware is the original firmware where the rules can tell (intel
   );
 });
 
-const machineOf = (doc: Record<string, unknown>) => createMachine({ name: 't', kernel: '6.8', arch: 'x86_64', ...doc });
+const machineOf = (doc: Partial<TopologyInput>) => createMachine({ name: 't', kernel: '6.8', arch: 'x86_64', iommus: [], devices: [], ...doc });
 
 test('lines no firmware table explains replay verbatim (reserved on VT-d, duplicate msi)', (t) => {
   const m = machineOf({
@@ -156,7 +161,7 @@ test('grouping the derivation cannot give is recorded as explicit group labels',
 });
 
 test('a tree without metadata: kernel inferred and said so; --kernel wins', (t) => {
-  const base = tmp();
+  const base = tmp(t);
   exportTree(createMachine('arm64-smmuv3', { kernel: '5.11' }), path.join(base, 'x'));
   const r = recordSys(openRecordRoot(path.join(base, 'x')).source);
   t.is(r.kernelFrom, 'inferred');
@@ -169,7 +174,7 @@ test('a tree without metadata: kernel inferred and said so; --kernel wins', (t) 
 });
 
 test('confinement: links out of the tree are never followed', (t) => {
-  const base = tmp();
+  const base = tmp(t);
   exportTree(createMachine('arm64-smmuv3'), path.join(base, 'x'));
   const sys = path.join(base, 'x', 'sys');
   fs.rmSync(path.join(sys, 'bus/pci/devices/0000:01:00.0'));
@@ -182,7 +187,7 @@ test('confinement: links out of the tree are never followed', (t) => {
 });
 
 test('bounded: file, byte and time limits stop the recording with a clear error', (t) => {
-  const base = tmp();
+  const base = tmp(t);
   exportTree(createMachine('intel-vtd-server'), path.join(base, 'x'));
   const sys = path.join(base, 'x', 'sys');
   t.throws(() => recordSys(dirSource(sys, sys, { maxFiles: 10 })), { instanceOf: RecordError, message: /more than 10 files read \(limit: 10 files; raise it with limits\.maxFiles\)/ });

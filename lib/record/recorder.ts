@@ -27,6 +27,8 @@ export interface RecordOptions {
   readonly description?: string;
   /** An export's iommu-emu.json: kernel, arch, host name. */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /** Told what is being done, for long recordings (a CLI shows it on a terminal). */
+  readonly progress?: (step: string) => void;
 }
 
 export interface RecordNote {
@@ -93,6 +95,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     }
     devPaths.set(bdf, real);
   }
+  opts.progress?.(`reading ${devPaths.size} PCI devices`);
   const devices: Raw[] = [];
   const classOf = new Map<string, number>();
   const parentOf = new Map<string, string | undefined>();
@@ -258,6 +261,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     note,
   });
 
+  opts.progress?.(`replaying the topology (${devices.length} devices)`);
   const m = build(doc);
   const ids = new Map(groups.map((g) => [g.bdfs[0], g.id]));
   for (const [bdf, id] of ids) {
@@ -265,6 +269,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     const got = m.host.findDevice(bdf)?.group?.id;
     if (got !== id) note('warning', `${gdir}/${id}`, `replays as group ${got ?? '(none)'}: group ids follow probe order, the recorded host allocated them otherwise`);
   }
+  opts.progress?.('comparing the replay with the tree');
   const differences = compareWithSource(m, src);
   const topology = topologyFromJSON(doc, `<recorded:${src.label}>`);
   return { doc, topology, notes, differences, hasIommu, kernelFrom };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** .umockdev export/import, and the real umockdev-run where it is installed. */
 import test from 'ava';
+import { tempDir } from '../testing/tmp';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -43,14 +44,13 @@ const hasUmockdev = spawnSync('umockdev-run', ['--version'], { encoding: 'utf8' 
 
 (hasUmockdev ? test : test.skip)(`the real umockdev-run accepts the export and serves the same bytes${hasUmockdev ? '' : ' (skipped: umockdev-run is not installed; Debian: apt-get install -y umockdev)'}`, (t) => {
   const m = createMachine('intel-vtd-server');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iommu-emu-umockdev-'));
+  const dir = tempDir(t, 'iommu-emu-umockdev-');
   const file = path.join(dir, 'h.umockdev');
   fs.writeFileSync(file, toUmockdev(m).text);
   const files = ['vendor', 'device', 'class', 'revision', 'resource', 'driver_override', 'numa_node', 'irq', 'modalias'];
   const bdf = '0000:00:02.0';
   const script = files.map((f) => `cat /sys/bus/pci/devices/${bdf}/${f}`).join('; ') + `; readlink /sys/bus/pci/devices/${bdf}/iommu_group; ls /sys/class/iommu; od -An -tx1 -N64 /sys/bus/pci/devices/${bdf}/config`;
   const r = spawnSync('umockdev-run', ['-d', file, '--', 'sh', '-c', script], { encoding: 'latin1', timeout: 60_000 });
-  fs.rmSync(dir, { recursive: true, force: true });
   t.is(r.status, 0, r.stderr);
   const want =
     files.map((f) => String(m.fs.readFileSync(`/sys/bus/pci/devices/${bdf}/${f}`, 'latin1'))).join('') +

@@ -6,6 +6,7 @@ import { KERNEL_PROFILES } from '../kernel/profile';
 import { createMachine } from '../machine';
 import type { Machine } from '../machine';
 import { groupOf, machine, nic, read } from '../testing/topo';
+import type { IommuInput, TopologyInput } from '../topology/topology';
 
 const LINE = /^0x[0-9a-f]{16} 0x[0-9a-f]{16} (direct|direct-relaxable|reserved|msi)$/;
 const TYPE_ORDER = ['direct', 'direct-relaxable', 'reserved', 'msi'];
@@ -37,7 +38,7 @@ for (const host of builtinHostNames()) {
 }
 
 // IOMMU drivers exist from their kernel on (profile rows drv_*): before it the unit is not probed.
-const driverCases: [string, Record<string, unknown>, string, string, boolean][] = [
+const driverCases: [string, IommuInput, TopologyInput['arch'], string, boolean][] = [
   ['virtio-iommu on x86 needs ACPI VIOT (5.14)', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'x86_64', '5.13', false],
   ['virtio-iommu on x86 with VIOT', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'x86_64', '5.14', true],
   ['virtio-iommu on a DT arm64 guest (5.3)', { driver: 'virtio-iommu', bdf: '0000:00:03.0' }, 'aarch64', '5.3', true],
@@ -233,7 +234,7 @@ for (const [kernel, type] of [['6.6', 'DMA'], ['6.7', 'DMA-FQ']] as const) {
 
 test('a vendor kernel: kernel { version, features } turns on a backported row (RHEL-style 5.14 with IORT RMR)', (t) => {
   const rmr = { iortRmr: [{ base: '0xe0000000', length: '0x10000', devices: ['0000:01:00.0'] }] };
-  const base = { arch: 'aarch64', iommus: [{ driver: 'arm-smmu-v3', base: '0x9050000' }], devices: [nic('0000:01:00.0')], firmware: rmr };
+  const base = { arch: 'aarch64', iommus: [{ driver: 'arm-smmu-v3', base: '0x9050000' }], devices: [nic('0000:01:00.0')], firmware: rmr } satisfies Partial<TopologyInput>;
   const vendor = machine({ ...base, kernel: { version: '5.14.0-70.el9', features: { iort_rmr: true } } });
   const plain = machine({ ...base, kernel: '5.14.0-70.el9' });
   const rr = (m: Machine) => read(m, `/sys/kernel/iommu_groups/${groupOf(m, '0000:01:00.0')}/reserved_regions`);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** Builders for AVA tests only (not exported, not built): small topologies in a few lines. */
 import { Machine, MachineOptions, createMachine } from '../machine';
-import type { TopologyInput } from '../topology/topology';
+import type { DeviceInput, TopologyInput } from '../topology/topology';
 
-type Dev = Record<string, unknown> & { bdf: string };
+type Dev = DeviceInput;
 
-export const nic = (bdf: string, extra: Record<string, unknown> = {}): Dev => ({
+export const nic = (bdf: string, extra: Partial<DeviceInput> = {}): Dev => ({
   bdf,
   vendor: '0x8086',
   device: '0x1572',

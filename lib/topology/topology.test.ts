@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /** Topology files: every problem names the file, the path inside it and what was expected. */
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { TopologyError, jsonPointerToPath, parseTopology, topologyFromJSON } from './topology';
 
 const base = {
@@ -144,4 +145,10 @@ test('names with dots that sysfs accepts still pass (".x", "a..b", "dmar.0")', (
     t.is(topo.iommus[0]!.name, name);
     t.is(topo.devices[0]!.driver, name);
   }
+});
+
+test('TopologyInput (lib/topology/input.ts) is what scripts/gen-topology-types.js generates from schema.json', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const gen = require('../../scripts/gen-topology-types.js') as { generate(): Promise<string>; out: string };
+  t.is(readFileSync(gen.out, 'utf8'), await gen.generate(), 'run node scripts/gen-topology-types.js after editing schema.json');
 });

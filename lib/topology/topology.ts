@@ -25,8 +25,13 @@ export type IommuDriver =
 
 export type Arch = 'x86_64' | 'aarch64' | 's390x' | 'riscv64' | 'ppc64le';
 
-/** Topology file shape as written (numbers may be strings). */
-export type TopologyInput = Record<string, unknown>;
+/** A topology document as written (numbers may be strings): generated from ./schema.json. */
+export type { TopologyInput } from './input';
+import type { TopologyInput } from './input';
+/** One `devices[]` entry of a topology document. */
+export type DeviceInput = TopologyInput['devices'][number];
+/** One `iommus[]` entry of a topology document. */
+export type IommuInput = TopologyInput['iommus'][number];
 
 export interface TopologyIssue {
   readonly file: string;
@@ -801,6 +806,6 @@ function normalize(raw: RawTopology, file: string): Topology {
       Object.entries((raw.modules ?? {}) as Record<string, Raw>).map(([drv, m]) => [drv, { name: m.module ?? drv.replace(/-/g, '_'), builtin: m.builtin ?? false }]),
     ),
     nodes,
-    source: raw,
+    source: raw as TopologyInput,
   };
 }

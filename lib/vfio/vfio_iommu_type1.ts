@@ -737,6 +737,7 @@ export const vfioIommuType1DriverOps: VfioIommuDriverOps<VfioIommu> = {
 /** Module init: the backend offers itself to containers. @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_init */
 export const vfioIommuType1Module: KernelModule = {
   name: 'vfio_iommu_type1',
+  since: 'vfio',
   kconfig: ['CONFIG_VFIO', 'CONFIG_VFIO_CONTAINER'],
   init(k) {
     vfioRegisterIommuDriver(vfioState(k), vfioIommuType1DriverOps);

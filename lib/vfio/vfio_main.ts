@@ -155,6 +155,7 @@ export function vfioInit(k: Kernel): VfioState {
 /** vfio.ko: the core, and the legacy container with CONFIG_VFIO_CONTAINER. @see drivers/vfio/vfio_main.c:vfio_init */
 export const vfioModule: KernelModule = {
   name: 'vfio',
+  since: 'vfio',
   kconfig: ['CONFIG_VFIO'],
   init(k) {
     const st = vfioInit(k);

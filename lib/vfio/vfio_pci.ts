@@ -13,6 +13,7 @@ export const VFIO_PCI = 'vfio-pci';
 
 export const vfioPciModule: KernelModule = {
   name: 'vfio_pci',
+  since: 'vfio',
   kconfig: ['CONFIG_VFIO'],
   init(k) {
     const st = vfioState(k);

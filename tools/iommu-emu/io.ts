@@ -5,6 +5,13 @@ export interface CommandIO {
   stderr(s: string): void;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** stderr is a terminal: long work may show progress there. */
+  readonly stderrTTY?: boolean;
+}
+
+/** A progress reporter for long work: lines on stderr when it is a terminal, nothing otherwise. */
+export function progress(io: CommandIO, what: string): ((step: string) => void) | undefined {
+  return io.stderrTTY ? (step) => io.stderr(`iommu-emu: ${what}: ${step}…\n`) : undefined;
 }
 
 export const processIO = (): CommandIO => ({
@@ -12,10 +19,11 @@ export const processIO = (): CommandIO => ({
   stderr: (s) => void process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),
+  stderrTTY: process.stderr.isTTY === true,
 });
 
 /** Collects output in memory (tests, the HTTP agent). */
-export function bufferIO(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): CommandIO & { out: () => string; err: () => string; outBytes: () => Buffer } {
+export function bufferIO(env: NodeJS.ProcessEnv = {}, cwd = process.cwd(), stderrTTY = false): CommandIO & { out: () => string; err: () => string; outBytes: () => Buffer } {
   const out: Buffer[] = [];
   const err: string[] = [];
   return {
@@ -23,6 +31,7 @@ export function bufferIO(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Comm
     stderr: (s) => void err.push(s),
     env,
     cwd,
+    stderrTTY,
     out: () => Buffer.concat(out).toString('utf8'),
     outBytes: () => Buffer.concat(out),
     err: () => err.join(''),

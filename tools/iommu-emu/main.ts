@@ -4,22 +4,27 @@
  * per problem and exit 2; kernel errors exit 1; anything else is a bug.
  */
 import { ExportError, HostFsError, TOPOLOGY_GUIDE, TopologyError, isKernelError } from '../../lib/index';
-import { parse } from './command';
+import { commandHelp, parse } from './command';
 import { COMMANDS } from './commands';
 import { ExitError, UsageError } from './errors';
 import { CommandIO, processIO } from './io';
 import { limitsHelp } from './limits';
+import { packageVersion } from './version';
 
 export function help(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
   return [
     'usage: iommu-emu COMMAND [options]',
+    '       iommu-emu help COMMAND | COMMAND --help    (every option of COMMAND)',
+    '       iommu-emu --version',
     '',
     'Emulates the Linux IOMMU reserved-region sysfs ABI and VFIO/iommufd ioctls.',
     '',
     'commands:',
-    ...Object.values(COMMANDS).flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
     '',
     'HOST is a built-in host name (see `iommu-emu hosts`) or a topology file (.json/.yaml).',
+    'Commands that print data take --json; the schemas of their output are in lib/schemas/cli/.',
     '',
     'Input files must be regular files; their sizes are capped (BYTES: 4096, 64k, 16M, 1G):',
     ...limitsHelp(),
@@ -29,15 +34,34 @@ export function help(): string {
 
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '-h' || name === '--help' || name === 'help') {
+  if (!name || name === '-h' || name === '--help') {
     io.stdout(help());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (name === 'help') {
+    if (!rest.length) {
+      io.stdout(help());
+      return 0;
+    }
+    const c = COMMANDS[rest[0]!];
+    if (!c || rest.length > 1) {
+      io.stderr(`iommu-emu: help: ${c ? 'takes one COMMAND' : `unknown command ${JSON.stringify(rest[0])}`} (commands: ${Object.keys(COMMANDS).join(', ')})\n`);
+      return 2;
+    }
+    io.stdout(commandHelp(rest[0]!, c));
+    return 0;
   }
   const cmd = COMMANDS[name];
   try {
     if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)} (try: iommu-emu --help)`);
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout(`usage: iommu-emu ${cmd.usage}\n\n${cmd.summary}\n`);
+    const end = rest.indexOf('--');
+    const opts = end < 0 ? rest : rest.slice(0, end);
+    if (opts.includes('--help') || opts.includes('-h')) {
+      io.stdout(commandHelp(name, cmd));
       return 0;
     }
     return (await cmd.run(parse(cmd, rest), io)) ?? 0;

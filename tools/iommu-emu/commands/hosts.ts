@@ -1,42 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import { DEFAULT_HOST, builtinHostNames, builtinHostPath, loadBuiltinHost } from '../../../lib/index';
-import { Command, flag } from '../command';
+import { DEFAULT_HOST, builtinHostNames, builtinHostPath, hostJson, loadBuiltinHost } from '../../../lib/index';
+import type { HostJson } from '../../../lib/index';
+import { Command, flag, jsonOption, jsonText } from '../command';
 
-export interface HostInfo {
-  readonly name: string;
-  readonly default: boolean;
-  readonly kernel: string;
-  readonly arch: string;
-  readonly iommus: string[];
-  readonly devices: number;
-  readonly description: string;
-  readonly file: string;
-}
-
-export function listHosts(): HostInfo[] {
-  return builtinHostNames().map((name) => {
-    const t = loadBuiltinHost(name);
-    return {
-      name,
-      default: name === DEFAULT_HOST,
-      kernel: t.kernel,
-      arch: t.arch,
-      iommus: t.iommus.map((u) => u.driver),
-      devices: t.devices.length,
-      description: t.description ?? '',
-      file: builtinHostPath(name)!,
-    };
-  });
+export function listHosts(): HostJson[] {
+  return builtinHostNames().map((name) => hostJson(name, loadBuiltinHost(name), name === DEFAULT_HOST, builtinHostPath(name)!));
 }
 
 export const hostsCommand: Command = {
   summary: 'list the built-in hosts',
-  usage: 'hosts [--json]',
-  options: { json: { type: 'boolean' } },
+  details: 'Each is a topology file you can copy and edit; --json gives their paths.',
+  options: { ...jsonOption },
   run(args, io) {
     const hosts = listHosts();
     if (flag(args, 'json')) {
-      io.stdout(`${JSON.stringify(hosts, null, 2)}\n`);
+      io.stdout(jsonText({ hosts }));
       return;
     }
     const w = Math.max(...hosts.map((h) => h.name.length)) + 2;

@@ -13,7 +13,12 @@ import { ExitError, UsageError } from '../errors';
 
 export const mountCommand: Command = {
   summary: 'mount the emulated tree live at DIR (DIR/sys, DIR/dev) until SIGINT/SIGTERM; writes reach the model; without root via fusermount3',
-  usage: 'mount DIR [--host NAME|FILE] [--kernel VERSION]',
+  operands: 'DIR',
+  details:
+    'DIR must be an existing directory. The machine runs as a server in this process, in the foreground:\n' +
+    "every read of DIR/sys renders from the model, every write runs the kernel's store(). SIGINT/SIGTERM\n" +
+    'unmount and exit 0. As root the mount is made directly; otherwise through fusermount3 and the helper;\n' +
+    'exit 3 when neither can mount here.',
   options: { ...hostOptions },
   allowPositionals: true,
   async run(args, io) {

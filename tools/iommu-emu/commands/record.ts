@@ -14,21 +14,25 @@ import {
 } from '../../../lib/index';
 import { Command, flag, str } from '../command';
 import { ExitError, UsageError } from '../errors';
-import type { CommandIO } from '../io';
+import { progress, type CommandIO } from '../io';
 import { inputLimits } from '../limits';
+import { packageVersion } from '../version';
 
 export const recordCommand: Command = {
   summary: "record this machine's /sys (or a tree, or a .umockdev file) into a topology that replays it",
-  usage: 'record [--root DIR | --from-umockdev FILE] [--out FILE] [--kernel V] [--arch A] [--name N] [--json] [--strict]',
+  details:
+    'Reads /sys (default), an exported or copied tree (--root), or a .umockdev file, and writes a topology\n' +
+    '(YAML, or JSON with --json or an --out ending in .json) that `--host FILE` replays; then replays it\n' +
+    'and reports every path where the replay differs. Exit 1 on recording errors (or any difference with --strict).',
   options: {
-    root: { type: 'string' },
-    'from-umockdev': { type: 'string' },
-    out: { type: 'string', short: 'o' },
-    kernel: { type: 'string', short: 'k' },
-    arch: { type: 'string' },
-    name: { type: 'string' },
-    json: { type: 'boolean' },
-    strict: { type: 'boolean' },
+    root: { type: 'string', value: 'DIR', description: 'record the tree under DIR (DIR/sys of an export, or a sys tree itself) instead of /sys' },
+    'from-umockdev': { type: 'string', value: 'FILE', description: 'record a umockdev-record description instead' },
+    out: { type: 'string', short: 'o', value: 'FILE', description: 'write the topology to FILE (whole or not at all) instead of stdout' },
+    kernel: { type: 'string', short: 'k', value: 'VERSION', description: 'the kernel the tree comes from (default: the export says, uname -r for /sys, else inferred)' },
+    arch: { type: 'string', value: 'ARCH', description: 'x86_64, aarch64, s390x, riscv64 or ppc64le (default: this machine, or the export)' },
+    name: { type: 'string', value: 'NAME', description: 'the topology name (default: the host name, or the export)' },
+    json: { type: 'boolean', description: 'write JSON (schema: lib/topology/schema.json) instead of YAML' },
+    strict: { type: 'boolean', description: 'exit 1 when the replay differs anywhere' },
   },
   run(args, io) {
     const root = str(args, 'root');
@@ -48,6 +52,7 @@ export const recordCommand: Command = {
     if (out !== undefined) outputTarget(out);
     let rec: Recording;
     let from: string;
+    let kernelGiven: string;
     try {
       if (umockdev !== undefined) {
         let text: string;
@@ -59,12 +64,20 @@ export const recordCommand: Command = {
         }
         const imp = importUmockdev(text, umockdev, { attribute: limits.attribute });
         for (const n of imp.notes) io.stderr(`iommu-emu: ${umockdev}: ${n}\n`);
-        rec = recordSys(imp.source, { kernel: 'latest', ...imp.options, ...overrides });
+        rec = recordSys(imp.source, { kernel: 'latest', ...imp.options, ...overrides, progress: progress(io, 'record') });
         from = umockdev;
+        kernelGiven = overrides.kernel ? 'given with --kernel' : 'the latest profile: a .umockdev file does not say (pass --kernel)';
       } else {
         const opened = openRecordRoot(root, { maxFileBytes: limits.attribute.maxBytes, raise: { maxFileBytes: limits.attribute.raise } });
-        rec = recordSys(opened.source, { ...opened.options, ...overrides });
+        rec = recordSys(opened.source, { ...opened.options, ...overrides, progress: progress(io, 'record') });
         from = opened.source.label;
+        kernelGiven = overrides.kernel
+          ? 'given with --kernel'
+          : opened.options.kernel
+            ? 'the running kernel (uname -r)'
+            : rec.kernelFrom === 'metadata'
+              ? 'as the export says'
+              : 'inferred from the files present (pass --kernel to set it)';
       }
     } catch (e) {
       if (e instanceof RecordError) throw new ExitError(2, e.message);
@@ -72,7 +85,8 @@ export const recordCommand: Command = {
     }
     const format = flag(args, 'json') || (out !== undefined && /\.json$/i.test(out)) ? 'json' : 'yaml';
     const header = [
-      `Recorded by iommu-emu record from ${from} (kernel ${String(rec.doc.kernel)}, ${rec.kernelFrom}).`,
+      `Recorded by iommu-emu ${packageVersion()} from ${from}.`,
+      `Kernel ${String(rec.doc.kernel)}: ${kernelGiven}.`,
       ...rec.notes.filter((n) => n.level !== 'info').map((n) => `${n.level}: ${n.where}: ${n.message}`),
     ];
     const text = formatTopology(rec.doc, format, header);

@@ -70,8 +70,16 @@ export function namespacesAvailable(asRoot = process.getuid?.() === 0): { ok: tr
 
 export const runCommand: Command = {
   summary: 'run a program with the emulated /sys (and /dev/vfio) mounted live in a private mount namespace; writes reach the model; --static: a snapshot',
-  usage: 'run [--host NAME|FILE] [--kernel VERSION] [--static] -- COMMAND [ARG…]',
-  options: { ...hostOptions, static: { type: 'boolean' } },
+  operands: '-- COMMAND [ARG…]',
+  details:
+    'The machine runs as a server in this process; its /sys is mounted live (FUSE) over /sys in a private\n' +
+    'mount namespace (a user namespace too when not root): reads render from the model, writes run the\n' +
+    "kernel's store() with its errno. Without a way to mount FUSE the program gets a static snapshot,\n" +
+    'and stderr says so. The exit status is the program\'s.',
+  options: {
+    ...hostOptions,
+    static: { type: 'boolean', description: 'give the program a static snapshot of the tree (an export) instead of the live mount' },
+  },
   allowPositionals: true,
   async run(args, io) {
     if (!args.positionals.length) throw new UsageError('run needs a COMMAND after --');

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { Agent, AgentError, resolveHost } from '../../../lib/index';
-import { Command, str } from '../command';
+import { Command, TOKEN_ENV, hostOptions, readToken, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 import { inputLimits } from '../limits';
-
-export const TOKEN_ENV = 'IOMMU_EMU_AGENT_TOKEN';
+import { packageVersion } from '../version';
 
 export function parseListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
@@ -13,27 +12,45 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
+const count = (args: Parameters<Command['run']>[0], name: string, max: number): number | undefined => {
+  const v = str(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,10}$/.test(v) || Number(v) < 1 || Number(v) > max) throw new UsageError(`--${name} must be a number from 1 to ${max} (got ${JSON.stringify(v)})`);
+  return Number(v);
+};
+
 export const serveCommand: Command = {
   summary: 'serve machines over a small JSON HTTP API (loopback; a token is required elsewhere)',
-  usage: 'serve [--host NAME|FILE] [--kernel V] [--listen 127.0.0.1:PORT] [--token T] [--max-body BYTES]',
+  details:
+    'GET /v1 lists the endpoints, GET /v1/openapi.json describes them (OpenAPI 3.1). The listen host is\n' +
+    'resolved first; an address outside 127.0.0.0/8 and ::1 needs a token. Requests must name this\n' +
+    'agent in Host (DNS rebinding) and carry no browser Origin unless allowed. Prints the URL on stdout.',
   options: {
-    host: { type: 'string', short: 'H' },
-    kernel: { type: 'string', short: 'k' },
-    listen: { type: 'string', short: 'l' },
-    token: { type: 'string' },
-    'max-body': { type: 'string' },
+    ...hostOptions,
+    host: { ...hostOptions.host, description: 'create the machine "default" from this built-in host or topology file' },
+    kernel: { ...hostOptions.kernel, description: 'the kernel of the "default" machine' },
+    listen: { type: 'string', short: 'l', value: 'HOST:PORT', description: 'where to listen (default 127.0.0.1:7070; port 0 picks a free one)' },
+    'token-file': { type: 'string', value: 'FILE', description: `require "Authorization: Bearer TOKEN", the token read from FILE (else from $${TOKEN_ENV}, if set)` },
+    'max-body': { type: 'string', value: 'BYTES', description: 'largest request body (default 1048576)' },
+    'max-connections': { type: 'string', value: 'N', description: 'connections open at once; more are closed on arrival (default 32)' },
+    'max-machines': { type: 'string', value: 'N', description: 'machines alive at once (default 64)' },
+    'allow-origin': { type: 'string', multiple: true, value: 'ORIGIN', description: 'let web pages from ORIGIN (e.g. http://localhost:3000) call the agent (repeatable)' },
+    'allow-host': { type: 'string', multiple: true, value: 'NAME', description: 'accept NAME in the Host header besides the bound address (repeatable)' },
   },
   async run(args, io) {
     const { host, port } = parseListen(str(args, 'listen') ?? '127.0.0.1:7070');
-    const maxBody = str(args, 'max-body');
-    if (maxBody !== undefined && !/^\d{1,9}$/.test(maxBody)) throw new UsageError('--max-body must be a byte count');
-    const token = str(args, 'token') ?? io.env[TOKEN_ENV] ?? undefined;
+    const token = readToken(str(args, 'token-file'), io);
     const h = str(args, 'host');
     const agent = new Agent({
-      token: token || undefined,
-      maxBody: maxBody === undefined ? undefined : Number(maxBody),
+      token,
+      maxBody: count(args, 'max-body', 1 << 30),
+      maxConnections: count(args, 'max-connections', 65535),
+      maxMachines: count(args, 'max-machines', 4096),
+      allowedOrigins: (args.values['allow-origin'] as string[] | undefined) ?? [],
+      allowedHosts: (args.values['allow-host'] as string[] | undefined) ?? [],
       defaultHost: h ? resolveHost(h, { limit: inputLimits(io.env).topology }) : undefined,
       defaultKernel: str(args, 'kernel'),
+      version: packageVersion(),
     });
     let url: string;
     try {

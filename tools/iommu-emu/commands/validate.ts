@@ -22,7 +22,7 @@ import {
   type Finding,
   type SysfsFs,
 } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { Command, flag, hostOptions, jsonOption, jsonText, machineFrom, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 
 interface Source {
@@ -78,8 +78,18 @@ function dirSource(dir: string, kernel: string | undefined): Source {
 
 export const validateCommand: Command = {
   summary: 'check a sysfs tree (emulated, exported/recorded DIR, or this host with --live) against sysfs-schema/',
-  usage: 'validate [DIR | --host NAME|FILE | --live] [--kernel VERSION] [--strict]',
-  options: { ...hostOptions, live: { type: 'boolean' }, strict: { type: 'boolean' } },
+  operands: '[DIR]',
+  details:
+    'One line per finding (path[:line]: severity: rule: message), then a summary on stderr; exit 1 on any\n' +
+    'violation. DIR is an export (DIR/sys) or a sys tree; without DIR, --host or --live, the default\n' +
+    'emulated host is checked. A tree without IOMMU groups is reported as such and exits 0.',
+  options: {
+    host: hostOptions.host,
+    kernel: { ...hostOptions.kernel, description: 'the kernel whose ABI the tree is checked against (default: what the export says, uname -r with --live)' },
+    live: { type: 'boolean', description: "check this machine's /sys (read-only)" },
+    strict: { type: 'boolean', description: 'also report what the ABI documents leave open (unknown files, extra entries)' },
+    ...jsonOption,
+  },
   allowPositionals: true,
   run(args, io) {
     const kernel = kernelOption(str(args, 'kernel'));
@@ -104,12 +114,16 @@ export const validateCommand: Command = {
       throw new ExitError(2, (e as Error).message);
     }
     const none = findings.find(f => f.rule === 'no-iommu-groups');
+    const bad = none ? [] : violations(findings);
+    if (flag(args, 'json')) {
+      io.stdout(jsonText({ source: src.label, kernel: src.kernel, conforms: bad.length === 0, violations: bad.length, findings }));
+      return bad.length ? 1 : 0;
+    }
     if (none) {
       io.stdout(`${src.label}: ${none.message} (no IOMMU in use; nothing to validate)\n`);
       return 0;
     }
     for (const f of findings) io.stdout(`${f.path}${f.line ? `:${f.line}` : ''}: ${f.severity}: ${f.rule}: ${f.message}\n`);
-    const bad = violations(findings);
     const files = new Set(bad.map(f => f.path)).size;
     io.stderr(
       bad.length

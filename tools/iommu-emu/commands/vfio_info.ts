@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import { DEFAULT_HOST, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, hex64, vfioInfo } from '../../../lib/index';
-import type { VfioInfo } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { DEFAULT_HOST, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, hex64, notOnKernel, u64Json, vfioInfo, vfioIommuInfoJson } from '../../../lib/index';
+import type { Machine, VfioInfo } from '../../../lib/index';
+import { Command, flag, hostOptions, jsonOption, jsonText, machineFrom, needKernel, str } from '../command';
 import { UsageError } from '../errors';
 
 const size = (b: bigint): string => {
@@ -9,30 +9,44 @@ const size = (b: bigint): string => {
   return `${b}`;
 };
 
-export function formatVfioInfo(i: VfioInfo): string {
+const typeName = (t: number) => (t === VFIO_TYPE1_IOMMU ? 'VFIO_TYPE1_IOMMU' : 'VFIO_TYPE1v2_IOMMU');
+
+/** VFIO_IOMMU_GET_INFO as text; a capability the kernel does not have reads "not on kernel X (since Y)". */
+export function formatVfioInfo(m: Machine, i: VfioInfo): string {
   const lines = [
-    `VFIO_IOMMU_GET_INFO after attaching group ${i.group} (kernel ${i.kernel}, ${i.iommuType === VFIO_TYPE1_IOMMU ? 'VFIO_TYPE1_IOMMU' : 'VFIO_TYPE1v2_IOMMU'})`,
+    `VFIO_IOMMU_GET_INFO after attaching group ${i.group} (kernel ${i.kernel}, ${typeName(i.iommuType)})`,
     `  iova_pgsizes  0x${hex64(i.iovaPgsizes)}  (${i.pageSizes.length > 8 ? `${size(i.pageSizes[0]!)} and every larger power of two up to ${size(i.pageSizes.at(-1)!)}` : i.pageSizes.map(size).join(', ')})`,
     `  argsz needed  ${i.argsz}`,
-    `  dma_avail     ${i.dmaAvail ?? '(no DMA_AVAIL capability)'}`,
+    `  dma_avail     ${m.kernel.has('vfio_dma_avail_cap') ? (i.dmaAvail ?? '(none reported)') : notOnKernel(m, 'vfio_dma_avail_cap')}`,
   ];
   if (i.migration) lines.push(`  migration     pgsize_bitmap 0x${i.migration.pgsizeBitmap.toString(16)}, max_dirty_bitmap_size 0x${i.migration.maxDirtyBitmapSize.toString(16)}`);
-  lines.push(`  usable IOVA ranges (${i.iovaRanges.length}):`);
-  for (const r of i.iovaRanges) lines.push(`    0x${hex64(r.start)} 0x${hex64(r.last)}`);
+  else if (!m.kernel.has('vfio_migration_cap')) lines.push(`  migration     ${notOnKernel(m, 'vfio_migration_cap')}`);
+  if (!m.kernel.has('vfio_iova_range_cap')) lines.push(`  usable IOVA ranges: ${notOnKernel(m, 'vfio_iova_range_cap')}`);
+  else {
+    lines.push(`  usable IOVA ranges (${i.iovaRanges.length}):`);
+    for (const r of i.iovaRanges) lines.push(`    0x${hex64(r.start)} 0x${hex64(r.last)}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 
 export const vfioInfoCommand: Command = {
   summary: 'attach one group to a VFIO container and print what VFIO_IOMMU_GET_INFO returns',
-  usage: 'vfio-info --group N [--type1] [--host NAME|FILE] [--kernel VERSION] [--json]',
-  options: { ...hostOptions, group: { type: 'string', short: 'g' }, type1: { type: 'boolean' }, json: { type: 'boolean' } },
+  details: 'The group needs a device bound to vfio-pci (see `iommu-emu show`: groups with /dev/vfio/N).\nEverything is closed again afterwards.',
+  options: {
+    ...hostOptions,
+    group: { type: 'string', short: 'g', value: 'N', description: 'the IOMMU group to attach (required)' },
+    type1: { type: 'boolean', description: 'VFIO_SET_IOMMU with VFIO_TYPE1_IOMMU (v1) instead of VFIO_TYPE1v2_IOMMU' },
+    ...jsonOption,
+  },
   run(args, io) {
     const g = str(args, 'group');
     if (g === undefined || !/^\d+$/.test(g)) throw new UsageError('vfio-info needs --group N (a group with a device on vfio-pci; see `iommu-emu show`)');
     const m = machineFrom(args, DEFAULT_HOST, io);
+    needKernel(m, 'vfio', 'VFIO');
+    if (!m.topology.kconfig.CONFIG_VFIO) throw new UsageError(`host ${m.topology.name} is built without VFIO (kconfig.CONFIG_VFIO false)`);
     const info = vfioInfo(m, Number(g), { iommuType: flag(args, 'type1') ? VFIO_TYPE1_IOMMU : VFIO_TYPE1v2_IOMMU });
     if (flag(args, 'json'))
-      io.stdout(`${JSON.stringify(info, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v), 2)}\n`);
-    else io.stdout(formatVfioInfo(info));
+      io.stdout(jsonText({ group: info.group, kernel: info.kernel, iommu_type: typeName(info.iommuType), argsz: info.argsz, page_sizes: info.pageSizes.map(u64Json), iommu: vfioIommuInfoJson(m, info) }));
+    else io.stdout(formatVfioInfo(m, info));
   },
 };
