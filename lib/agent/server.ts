@@ -39,7 +39,7 @@ export interface AgentOptions {
   readonly maxMachines?: number;
   /** Connections open at once (default 32); more are closed as they arrive. */
   readonly maxConnections?: number;
-  /** ms a client may take to send its headers (default 10 s) and its whole request (default 30 s); idle keep-alive (5 s). */
+  /** ms a client may take to send its headers (default 10 s) and its whole request (default 30 s); idle keep-alive (30 s, past clients' own idle timers). */
   readonly timeouts?: { readonly headers?: number; readonly request?: number; readonly keepAlive?: number };
   /** Browser origins allowed to call the agent (`http://localhost:3000`); any other Origin is refused. */
   readonly allowedOrigins?: readonly string[];
@@ -236,7 +236,10 @@ export class Agent {
       {
         headersTimeout: t.headers ?? 10_000,
         requestTimeout: t.request ?? 30_000,
-        keepAliveTimeout: t.keepAlive ?? 5_000,
+        // Longer than any client's idle timer (undici's, behind fetch, is 4 s), so the client closes
+        // an idle connection first. With the server first, a client whose event loop stalls reuses
+        // a socket the server has just closed and sees ECONNRESET on a request it never sent.
+        keepAliveTimeout: t.keepAlive ?? 30_000,
         // How often slow connections are looked for: small enough that the timeouts hold.
         connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor((t.headers ?? 10_000) / 4))),
       },
