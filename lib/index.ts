@@ -73,3 +73,34 @@ export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/
 export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';
 export { explainGroupResvRegions, ignoredFirmware } from './iommu/explain';
 export type { ExplainedRegion, IgnoredEntry } from './iommu/explain';
+export * as vmm from './vmm';
+export {
+  GuestMapError,
+  PresetError,
+  CheckError,
+  PlanError,
+  FleetError,
+  PRESETS,
+  checkGuest,
+  planFleet,
+  placeMsiWindow,
+  placeMsiForHost,
+  resolveGuest,
+  hostViewOfMachine,
+  hostUsable,
+  loadHost,
+  loadAgentHosts,
+  parseSize,
+  formatSize,
+  renderMapSvg,
+  hostPicture,
+  planPicture,
+  mapHtml,
+  usableJson,
+  checkJson,
+  planJson,
+  msiPlaceJson,
+  VMM_CLI_SCHEMAS,
+  vmmSchemaAjv,
+} from './vmm';
+export type { GuestMap, GuestRegion, HostView, GroupView, CheckResult, Conflict, PlanResult, LayoutPlan, MsiPlacement, HostMsiPlacement, PlatformRegion } from './vmm';

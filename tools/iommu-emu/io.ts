@@ -5,6 +5,8 @@ export interface CommandIO {
   stderr(s: string): void;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** stderr is a terminal: long work may show progress there. */
+  readonly stderrTTY?: boolean;
 }
 
 export const processIO = (): CommandIO => ({
@@ -12,6 +14,7 @@ export const processIO = (): CommandIO => ({
   stderr: (s) => void process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),
+  stderrTTY: process.stderr.isTTY === true,
 });
 
 /** Collects output in memory (tests, the HTTP agent). */
