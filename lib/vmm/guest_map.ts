@@ -71,8 +71,10 @@ export function guestMapFromJSON(doc: unknown, file: string): GuestMap {
     // oneOf failures repeat per branch; keep the most specific message per path.
     const seen = new Set<string>();
     const issues: GuestMapIssue[] = [];
+    const sizeOrEnd = new Set(errs.filter((e) => e.keyword === 'oneOf' && /^\/regions\/\d+$/.test(e.instancePath)).map((e) => e.instancePath));
     for (const e of errs) {
-      if (e.keyword === 'oneOf' && errs.some((x) => x !== e && x.instancePath.startsWith(e.instancePath) && x.keyword !== 'oneOf')) continue;
+      if (e.keyword === 'required' && sizeOrEnd.has(e.instancePath) && ['size', 'end'].includes(String(e.params['missingProperty']))) continue;
+      if (e.keyword === 'oneOf' && !sizeOrEnd.has(e.instancePath) && errs.some((x) => x !== e && x.instancePath.startsWith(e.instancePath) && x.keyword !== 'oneOf')) continue;
       const msg =
         e.keyword === 'additionalProperties'
           ? `unknown property ${JSON.stringify(e.params['additionalProperty'])}`
@@ -123,11 +125,19 @@ export function guestMapFromJSON(doc: unknown, file: string): GuestMap {
   return { name: d.name ?? file.split('/').pop()!, description: d.description, arch: d.arch, vmm: d.vmm, regions: sorted, source: file };
 }
 
+/** YAML integers arrive as BigInt (a 64-bit address is exact); the schema takes them as digit strings. */
+function bigintsToText(v: unknown): unknown {
+  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (Array.isArray(v)) return v.map(bigintsToText);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bigintsToText(x)]));
+  return v;
+}
+
 /** Parse a guest map document (JSON or YAML). */
 export function parseGuestMap(text: string, file: string): GuestMap {
   let doc: unknown;
   try {
-    doc = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text, { maxAliasCount: 100 });
+    doc = /\.json$/i.test(file) ? JSON.parse(text) : bigintsToText(YAML.parse(text, { maxAliasCount: 100, intAsBigInt: true }));
   } catch (e) {
     throw new GuestMapError([{ file, path: '', message: `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}` }]);
   }
