@@ -104,3 +104,13 @@ export {
   vmmSchemaAjv,
 } from './vmm';
 export type { GuestMap, GuestRegion, HostView, GroupView, CheckResult, Conflict, PlanResult, LayoutPlan, MsiPlacement, HostMsiPlacement, PlatformRegion } from './vmm';
+export { PluginError, definePlugin, builtinIommuDriver, groupAttribute, unitAttribute, vfioType1InfoCapability, loadPluginFile, schemaWithPlugins, schemaFileBeside } from './plugin';
+export type { AbiPlugin, Type1InfoView } from './plugin';
+export type { Kernel, KernelModule } from './host';
+export type { IommuOps } from './iommu/drivers';
+export type { ResvDevice } from './model/host';
+export type { RawSchemaFile } from './sysfs/schema';
+export { ResvType as RESV_TYPE } from './model/resv_region';
+export { resvRegion } from './model/resv_region';
+export { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from './iommu/arm_smmu';
+export { usableIova } from './iommu/iommu';
