@@ -27,6 +27,7 @@ import { ERRNO, errnoName, errnoNumber, isKernelError, kerr } from '../errno';
 import type { Errno } from '../errno';
 import { builtinHostNames, loadBuiltinHost } from '../hosts';
 import { Machine, createMachine } from '../machine';
+import type { AbiPlugin } from '../plugin/plugin';
 import { TopologyError, topologyFromJSON } from '../topology/topology';
 import type { Topology } from '../topology/topology';
 import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
@@ -45,6 +46,8 @@ export interface AgentOptions {
   /** A machine created at start under the id `default`. */
   readonly defaultHost?: Topology;
   readonly defaultKernel?: string;
+  /** ABI prototypes loaded into every machine the agent makes. */
+  readonly plugins?: readonly AbiPlugin[];
 }
 
 export class AgentError extends Error {
@@ -147,7 +150,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions = {}) {
     this.maxBody = opts.maxBody ?? 1 << 20;
     this.maxMachines = opts.maxMachines ?? 64;
-    if (opts.defaultHost) this.add('default', createMachine(opts.defaultHost, { kernel: opts.defaultKernel }));
+    if (opts.defaultHost) this.add('default', createMachine(opts.defaultHost, { kernel: opts.defaultKernel, plugins: opts.plugins ?? [] }));
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
     this.server.headersTimeout = 10_000;
@@ -307,7 +310,7 @@ export class Agent {
     }
     let m: Machine;
     try {
-      m = createMachine(t, { kernel: b.kernel });
+      m = createMachine(t, { kernel: b.kernel, plugins: this.opts.plugins ?? [] });
     } catch (err) {
       throw new AgentError(400, 'EINVAL', `body.kernel: ${(err as Error).message}`);
     }

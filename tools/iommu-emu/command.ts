@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion } from '../../lib/index';
+import { PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion } from '../../lib/index';
+import type { AbiPlugin } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
 import { inputLimits } from './limits';
@@ -72,14 +73,27 @@ export function parse(cmd: Command, argv: string[]): ParsedArgs {
 export const hostOptions = {
   host: { type: 'string', short: 'H' },
   kernel: { type: 'string', short: 'k' },
+  plugin: { type: 'string', multiple: true, value: 'FILE', description: 'load an ABI prototype (plugins/*.ts, see docs/plugins.md) into the machine; repeatable' },
 } as const satisfies Options;
+
+/** `--plugin FILE…`, loaded; a bad plugin is a usage error naming the file. */
+export function pluginsArg(args: ParsedArgs): AbiPlugin[] {
+  const files = (args.values['plugin'] as string[] | undefined) ?? [];
+  try {
+    return files.map((f) => loadPluginFile(f));
+  } catch (e) {
+    if (e instanceof PluginError) throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
   const kernel = args.values.kernel as string | undefined;
   if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
     throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
-  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel });
+  const plugins = pluginsArg(args);
+  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel, ...(plugins.length ? { plugins } : {}) });
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;

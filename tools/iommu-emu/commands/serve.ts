@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { Agent, AgentError, resolveHost } from '../../../lib/index';
-import { Command, str } from '../command';
+import { Command, pluginsArg, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 import { inputLimits } from '../limits';
 
@@ -22,6 +22,7 @@ export const serveCommand: Command = {
     listen: { type: 'string', short: 'l' },
     token: { type: 'string' },
     'max-body': { type: 'string' },
+    plugin: { type: 'string', multiple: true, value: 'FILE', description: 'load an ABI prototype into every machine the agent makes' },
   },
   async run(args, io) {
     const { host, port } = parseListen(str(args, 'listen') ?? '127.0.0.1:7070');
@@ -34,6 +35,7 @@ export const serveCommand: Command = {
       maxBody: maxBody === undefined ? undefined : Number(maxBody),
       defaultHost: h ? resolveHost(h, { limit: inputLimits(io.env).topology }) : undefined,
       defaultKernel: str(args, 'kernel'),
+      plugins: pluginsArg(args),
     });
     let url: string;
     try {
