@@ -114,3 +114,5 @@ export { ResvType as RESV_TYPE } from './model/resv_region';
 export { resvRegion } from './model/resv_region';
 export { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from './iommu/arm_smmu';
 export { usableIova } from './iommu/iommu';
+export { diffAbi } from './abidiff';
+export type { AbiDiff, TreeChange, IoctlChange } from './abidiff';

@@ -87,11 +87,17 @@ export function pluginsArg(args: ParsedArgs): AbiPlugin[] {
   }
 }
 
-export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
-  const host = (args.values.host as string | undefined) ?? fallback;
+/** `--kernel VERSION`, checked. */
+export function kernelArgChecked(args: ParsedArgs): string | undefined {
   const kernel = args.values.kernel as string | undefined;
   if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
     throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
+  return kernel;
+}
+
+export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
+  const host = (args.values.host as string | undefined) ?? fallback;
+  const kernel = kernelArgChecked(args);
   const plugins = pluginsArg(args);
   return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel, ...(plugins.length ? { plugins } : {}) });
 }

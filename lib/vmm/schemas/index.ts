@@ -6,6 +6,7 @@ import usable from './usable.schema.json';
 import checkGuest from './check-guest.schema.json';
 import plan from './plan.schema.json';
 import msiPlace from './msi-place.schema.json';
+import diffAbi from './diff-abi.schema.json';
 import guestMap from '../guest-map.schema.json';
 
 export type JsonSchema = Record<string, unknown> & { $id?: string };
@@ -17,6 +18,7 @@ export const VMM_CLI_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   'check-guest': checkGuest as JsonSchema,
   plan: plan as JsonSchema,
   'msi-place': msiPlace as JsonSchema,
+  'diff-abi': diffAbi as JsonSchema,
 };
 export const GUEST_MAP_FILE_SCHEMA = guestMap as JsonSchema;
 

@@ -3,6 +3,7 @@
 import type { Command } from '../command';
 import { catCommand } from './cat';
 import { checkGuestCommand } from './check_guest';
+import { diffAbiCommand } from './diff_abi';
 import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
 import { mountCommand } from './mount';
@@ -33,4 +34,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   plan: planCommand,
   'msi-place': msiPlaceCommand,
   map: mapCommand,
+  'diff-abi': diffAbiCommand,
 };
