@@ -128,6 +128,23 @@ export function renderMapSvg(p: MapPicture, opts: RenderOptions = {}): string {
     `<text x="12" y="22" font-size="15" font-weight="bold">${esc(p.title)}</text>`,
   );
   if (p.subtitle) out.push(`<text x="12" y="40" font-size="11" fill="#444">${esc(p.subtitle)}</text>`);
+  // The axis first (under the rows, so grid lines never cover a band): a tick and an address at every boundary, the segment's size between ticks.
+  const axisY = rowsBottom + 2;
+  const ax2: string[] = [];
+  ax2.push(`<g data-axis="1"><line x1="${left}" y1="${axisY}" x2="${width - right}" y2="${axisY}" stroke="#333"/>`);
+  ax.ticks.forEach((t, i) => {
+    const xx = t === END ? left + (width - left - right) : X(t);
+    ax2.push(`<line x1="${xx.toFixed(2)}" y1="${top - 4}" x2="${xx.toFixed(2)}" y2="${axisY + 5}" stroke="#00000022"/>`);
+    const label = t === END ? '2^64' : shortHex(t);
+    ax2.push(`<text data-tick="${label}" transform="translate(${(xx + 3).toFixed(2)},${axisY + 8}) rotate(60)" font-size="9.5" fill="#222">${label}</text>`);
+    const next = ax.ticks[i + 1];
+    if (next !== undefined) {
+      const w = (next === END ? left + (width - left - right) : X(next)) - xx;
+      if (w > 46) ax2.push(`<text x="${(xx + w / 2).toFixed(2)}" y="${top - 6}" text-anchor="middle" font-size="9" fill="#666">${esc(formatSize(next - t))}</text>`);
+    }
+  });
+  ax2.push('</g>');
+  out.push(...ax2);
   p.rows.forEach((r, i) => {
     const y = top + i * (rowH + gap);
     out.push(`<g data-row="${esc(r.role)}" data-label="${esc(r.label)}">`);
@@ -150,21 +167,6 @@ export function renderMapSvg(p: MapPicture, opts: RenderOptions = {}): string {
     }
     out.push('</g>');
   });
-  // The axis: a tick and an address at every boundary, the segment's size between ticks.
-  const axisY = rowsBottom + 2;
-  out.push(`<g data-axis="1"><line x1="${left}" y1="${axisY}" x2="${width - right}" y2="${axisY}" stroke="#333"/>`);
-  ax.ticks.forEach((t, i) => {
-    const xx = t === END ? left + (width - left - right) : X(t);
-    out.push(`<line x1="${xx.toFixed(2)}" y1="${top - 4}" x2="${xx.toFixed(2)}" y2="${axisY + 5}" stroke="#00000022"/>`);
-    const label = t === END ? '2^64' : shortHex(t);
-    out.push(`<text data-tick="${label}" transform="translate(${(xx + 3).toFixed(2)},${axisY + 8}) rotate(60)" font-size="9.5" fill="#222">${label}</text>`);
-    const next = ax.ticks[i + 1];
-    if (next !== undefined) {
-      const w = (next === END ? left + (width - left - right) : X(next)) - xx;
-      if (w > 46) out.push(`<text x="${(xx + w / 2).toFixed(2)}" y="${top - 6}" text-anchor="middle" font-size="9" fill="#666">${esc(formatSize(next - t))}</text>`);
-    }
-  });
-  out.push('</g>');
   // Legend.
   let lx = 12;
   for (const [k, text] of LEGEND) {
