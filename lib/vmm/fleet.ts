@@ -55,13 +55,22 @@ export function loadHost(spec: string, opts: FleetLoadOptions = {}): HostView {
       doc = undefined;
     }
     if (isSummary(doc)) {
+      // Hosts of one kind differ only in their name: the groups are parsed and checked once.
+      const sig = `${doc.kernel}:${doc.arch}:${createHash('sha1').update(JSON.stringify(doc.groups)).digest('hex')}`;
+      const same = opts.cache?.get(`summary:${sig}`);
+      if (same && typeof doc.host === 'string' && typeof doc.source === 'string' && !opts.kernel) {
+        const v = { ...same, name: doc.host, source: spec };
+        opts.cache?.set(key, v);
+        return v;
+      }
       const validate = vmmSchemaAjv().getSchema('https://iommu-emu/schemas/cli/usable.schema.json')!;
       if (!validate(doc)) throw new FleetError(`${spec}: not a valid host summary (usable --json): ${vmmSchemaAjv().errorsText(validate.errors, { dataVar: '' })}`);
       if (opts.kernel) throw new FleetError(`${spec}: a host summary (usable --json) was computed on kernel ${doc.kernel}; --kernel cannot rerun it (use the topology file)`);
-      view = hostViewOfUsableJson(doc, spec);
+      view = { ...hostViewOfUsableJson(doc, spec), signature: sig };
+      opts.cache?.set(`summary:${sig}`, view);
     }
   }
-  view ??= hostViewOfTopology(parseTopology(text, { file: spec }), spec, opts.kernel);
+  view ??= { ...hostViewOfTopology(parseTopology(text, { file: spec }), spec, opts.kernel), signature: `topology:${key}` };
   opts.cache?.set(key, view);
   return view;
 }

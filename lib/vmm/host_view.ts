@@ -53,6 +53,8 @@ export interface HostView {
   readonly msiDoorbells?: number | undefined;
   /** The smallest IOMMU page size of the host's units, when known. */
   readonly minPageSize?: bigint | undefined;
+  /** Equal for hosts whose groups are equal (same regions, same usable ranges): the planner folds them. */
+  readonly signature?: string | undefined;
 }
 
 /** The view of a device model (a Machine's `host`, or a Host built without a machine). */

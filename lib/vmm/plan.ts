@@ -83,7 +83,16 @@ export function fleetBlockers(hosts: readonly HostView[]): Blocker[] {
     if (!s) e.hosts.set(h, (s = new Set()));
     s.add(group);
   };
+  // Hosts with one signature have the same blockers: compute them for the first, list them all.
+  const kinds = new Map<string, HostView[]>();
   for (const h of hosts) {
+    const k = h.signature ?? `host:${kinds.size}`;
+    const list = kinds.get(k);
+    if (list) list.push(h);
+    else kinds.set(k, [h]);
+  }
+  for (const [, same] of kinds) {
+    const h = same[0]!;
     for (const g of h.groups) {
       if (!g.translated) continue;
       const carved: IovaRange[] = [];
@@ -108,16 +117,31 @@ export function fleetBlockers(hosts: readonly HostView[]): Blocker[] {
       }
     }
   }
+  const kindOf = new Map<HostView, HostView[]>();
+  for (const [, same] of kinds) kindOf.set(same[0]!, same);
   return [...map.values()]
-    .map((e) => ({ start: e.start, last: e.last, type: e.type, hosts: [...e.hosts].map(([h, s]) => ({ name: h.name, source: h.source, groups: [...s].sort((a, b) => a - b) })) }))
+    .map((e) => ({
+      start: e.start,
+      last: e.last,
+      type: e.type,
+      hosts: [...e.hosts].flatMap(([h, s]) => {
+        const groups = [...s].sort((a, b) => a - b);
+        return (kindOf.get(h) ?? [h]).map((x) => ({ name: x.name, source: x.source, groups }));
+      }),
+    }))
     .sort((a, b) => cmp(a, b) || a.type.localeCompare(b.type));
 }
 
 /** IOVA every group of every host can map; hosts with the same usable list are intersected once. */
 export function fleetCommon(hosts: readonly HostView[]): IovaRange[] {
   const seen = new Set<string>();
+  const sigs = new Set<string>();
   let acc: IovaRange[] | undefined;
   for (const h of hosts) {
+    if (h.signature) {
+      if (sigs.has(h.signature)) continue;
+      sigs.add(h.signature);
+    }
     const u = hostUsable(h);
     const key = u.map((r) => `${r.start}-${r.last}`).join(',');
     if (seen.has(key)) continue;
@@ -246,7 +270,10 @@ function planLayout(hosts: readonly HostView[], blockers: readonly Blocker[], co
   }
   const layout = rebuild({ ...conventional, name: `${conventional.name} (planned)`, derivation: [...(conventional.derivation ?? []), ...moves.map((m) => `moved ${m.region} to ${shortHex(m.to.start)}..${shortHex(m.to.last)}: ${m.why}`)] }, regions);
   // The layout must pass the admission check on every host.
+  const checked = new Set<string>();
   for (const h of hosts) {
+    if (h.signature && checked.has(h.signature)) continue;
+    if (h.signature) checked.add(h.signature);
     const r = checkGuest(h, layout);
     if (r.conflicts.some((c) => c.severity === 'error')) throw new PlanError(`internal: planned layout conflicts on ${h.name}`);
   }
@@ -266,8 +293,15 @@ export function planFleet(hosts: readonly HostView[], opts: PlanOptions): PlanRe
   const cpu: CpuVendor = hosts.some((h) => h.iommus.some((u) => u.driver === 'amd-iommu')) ? 'amd' : 'intel';
   const blockers = fleetBlockers(hosts);
   const common = fleetCommon(hosts);
+  const usableOf = new Map<string, IovaRange[]>();
+  const usable = (h: HostView) => {
+    if (!h.signature) return hostUsable(h);
+    let u = usableOf.get(h.signature);
+    if (!u) usableOf.set(h.signature, (u = hostUsable(h)));
+    return u;
+  };
   return {
-    hosts: hosts.map((h) => ({ name: h.name, source: h.source, arch: h.arch, kernel: h.kernel, groups: h.groups.filter((g) => g.translated).length, usable: hostUsable(h) })),
+    hosts: hosts.map((h) => ({ name: h.name, source: h.source, arch: h.arch, kernel: h.kernel, groups: h.groups.filter((g) => g.translated).length, usable: usable(h) })),
     blockers,
     common,
     layouts: opts.ram.map((ram) => planLayout(hosts, blockers, common, vmm, ram, cpu)),
