@@ -265,8 +265,16 @@ test('plan reads topology files, built-in names and usable --json summaries alik
   const fromName = loadHost('amd-epyc', { cache });
   t.is(hexr(hostUsable(fromYaml)), hexr(hostUsable(fromJson)));
   t.is(hexr(hostUsable(fromYaml)), hexr(hostUsable(fromName)));
-  loadHost(yaml, { cache });
-  t.is(cache.size, 2, 'same bytes read once');
+  const before = cache.size;
+  t.is(loadHost(yaml, { cache }).groups, fromYaml.groups, 'same bytes: the same view, not parsed again');
+  t.is(cache.size, before);
+  // Summaries of one host kind under other names share their parsed groups.
+  const other = path.join(dir, 'c.json');
+  fs.writeFileSync(other, JSON.stringify({ ...usableJson(hostViewOfMachine(createMachine('amd-epyc'))), host: 'amd-epyc-2' }));
+  const renamed = loadHost(other, { cache });
+  t.is(renamed.name, 'amd-epyc-2');
+  t.is(renamed.groups, fromJson.groups);
+  t.is(renamed.signature, fromJson.signature);
   const p = planFleet([fromYaml, fromJson], { ram: [16n * GiB] });
   t.is(p.blockers.find((b) => b.start === AMD_HT_START)!.hosts.length, 2);
   t.is(hexr(hostUsable(hostViewOfTopology(resolveHost('amd-epyc'), 'x'))), hexr(hostUsable(fromName)));
