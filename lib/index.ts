@@ -77,3 +77,46 @@ export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/
 export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';
 export { explainGroupResvRegions, ignoredFirmware } from './iommu/explain';
 export type { ExplainedRegion, IgnoredEntry } from './iommu/explain';
+export * as vmm from './vmm';
+export {
+  GuestMapError,
+  PresetError,
+  CheckError,
+  PlanError,
+  FleetError,
+  PRESETS,
+  checkGuest,
+  planFleet,
+  placeMsiWindow,
+  placeMsiForHost,
+  resolveGuest,
+  hostViewOfMachine,
+  hostUsable,
+  loadHost,
+  loadAgentHosts,
+  parseSize,
+  formatSize,
+  renderMapSvg,
+  hostPicture,
+  planPicture,
+  mapHtml,
+  usableJson,
+  checkJson,
+  planJson,
+  msiPlaceJson,
+  VMM_CLI_SCHEMAS,
+  vmmSchemaAjv,
+} from './vmm';
+export type { GuestMap, GuestRegion, HostView, GroupView, CheckResult, Conflict, PlanResult, LayoutPlan, MsiPlacement, HostMsiPlacement, PlatformRegion } from './vmm';
+export { PluginError, definePlugin, builtinIommuDriver, groupAttribute, unitAttribute, vfioType1InfoCapability, loadPluginFile, schemaWithPlugins, schemaFileBeside } from './plugin';
+export type { AbiPlugin, Type1InfoView } from './plugin';
+export type { Kernel, KernelModule } from './host';
+export type { IommuOps } from './iommu/drivers';
+export type { ResvDevice } from './model/host';
+export type { RawSchemaFile } from './sysfs/schema';
+export { ResvType as RESV_TYPE } from './model/resv_region';
+export { resvRegion } from './model/resv_region';
+export { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from './iommu/arm_smmu';
+export { usableIova } from './iommu/iommu';
+export { diffAbi } from './abidiff';
+export type { AbiDiff, TreeChange, IoctlChange } from './abidiff';

@@ -165,9 +165,9 @@ test('an exception line allows exactly its edge', (t) => {
   t.deepEqual(v.bad, []);
 });
 
-test('kselftest/, tools/ and fuzz/ reach the emulator only through lib/index.ts', (t) => {
+test('kselftest/, tools/, fuzz/ and plugins/ reach the emulator only through lib/index.ts', (t) => {
   const bad: string[] = [];
-  for (const top of ['kselftest', 'tools', 'fuzz']) {
+  for (const top of ['kselftest', 'tools', 'fuzz', 'plugins']) {
     const dir = path.join(ROOT, top);
     if (!fs.existsSync(dir)) continue;
     for (const [rel, text] of readSources(dir)) {

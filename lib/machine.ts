@@ -17,6 +17,7 @@ import type { SyscallHost, Syscalls } from './fs/syscalls';
 import { Host, Kernel, KernelModule, ModuleParams, SysfsProvider } from './host';
 import { DEFAULT_HOST, resolveHost } from './hosts';
 import type { IommuOps } from './iommu/drivers';
+import { AbiPlugin, pluginMachineParts } from './plugin/plugin';
 import { PAGE_BYTES } from './kernel/page';
 import { KernelProfile, kernelProfile } from './kernel/profile';
 import type { Attribute } from './kernfs/attribute';
@@ -47,6 +48,8 @@ export interface MachineOptions {
   readonly iommuDrivers?: readonly IommuOps[];
   /** Modules to load after the built-in ones (an ABI prototype, a test double). */
   readonly modules?: readonly KernelModule[];
+  /** ABI prototypes (lib/plugin): their modules load after `modules`, their IOMMU drivers replace built-ins. */
+  readonly plugins?: readonly AbiPlugin[];
 }
 
 export interface TaskOptions {
@@ -85,6 +88,8 @@ export class Machine {
   readonly fs: NodeFs;
   readonly params: ModuleParams;
   readonly tasks: TaskSet;
+  /** The ABI prototypes loaded into this machine. */
+  readonly plugins: readonly AbiPlugin[];
   /** Names of the modules loaded, in load order. */
   readonly modules: string[] = [];
   /** Modules whose init failed (as `modprobe` would report them), with the errno. */
@@ -100,6 +105,8 @@ export class Machine {
 
   constructor(topology: Topology, opts: MachineOptions = {}) {
     this.topology = topology;
+    this.plugins = opts.plugins ?? [];
+    const parts = pluginMachineParts(this.plugins);
     // --kernel replaces the whole kernel: the topology's vendor features go with its own version.
     this.kernel = opts.kernel !== undefined ? kernelProfile(opts.kernel) : kernelProfile(topology.kernel, topology.kernelFeatures);
     const c = topology.cmdline;
@@ -130,10 +137,10 @@ export class Machine {
     // Modules load once the IOMMU instances exist and before PCI enumeration, so that the
     // drivers they register (vfio-pci) take the devices the topology binds to them.
     this.host = new Host(topology, this.kernel, {
-      ...(opts.iommuDrivers ? { iommuDrivers: opts.iommuDrivers } : {}),
+      ...(opts.iommuDrivers || parts.iommuDrivers.length ? { iommuDrivers: [...(opts.iommuDrivers ?? []), ...parts.iommuDrivers] } : {}),
       beforeScan: (host) => {
         k.host = host;
-        for (const mod of [...MODULES, ...(opts.modules ?? [])]) this.loadModule(mod);
+        for (const mod of [...MODULES, ...(opts.modules ?? []), ...parts.modules]) this.loadModule(mod);
       },
     });
     this.host.onChange(() => this.render());

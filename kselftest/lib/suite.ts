@@ -29,6 +29,7 @@ export const SUITE_OPTIONS = {
   target: { type: 'string', valueName: 'SPEC', description: TARGET_USAGE, default: 'emulator' },
   host: { type: 'string', valueName: 'NAME|FILE', description: 'emulator: built-in host or topology file' },
   kernel: { type: 'string', valueName: 'VERSION', description: 'emulator: run the host under this kernel; dir: the tree\'s kernel' },
+  plugin: { type: 'string', valueName: 'FILE[,FILE]', description: 'emulator: load ABI prototypes (plugins/*.ts) into the machine; the schema test adds their entries' },
 } as const;
 
 export function suite(name: string): Harness<SuiteCtx> {
@@ -42,7 +43,7 @@ export function suite(name: string): Harness<SuiteCtx> {
           const v = info.options[k];
           return typeof v === 'string' ? v : undefined;
         };
-        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel') });
+        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel'), plugins: opt('plugin')?.split(',').filter(Boolean) });
         return { target, sysfs: new SysfsView(target) };
       },
       destroy(ctx) {

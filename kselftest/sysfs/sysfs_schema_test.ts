@@ -5,7 +5,7 @@
  * emulated /sys, an exported or recorded directory, and this host's real /sys (read-only).
  * @see Documentation/ABI/testing/sysfs-kernel-iommu_groups, sysfs-class-iommu, sysfs-bus-pci
  */
-import { VALIDATE_RULES, validateSysfsTree, type Finding, type RuleId, type SysfsFs } from '../../lib/index';
+import { VALIDATE_RULES, schemaWithPlugins, validateSysfsTree, type Finding, type RuleId, type SysfsFs } from '../../lib/index';
 import { suite, kernelOf, type SuiteT } from '../lib/suite';
 
 const h = suite('sysfs_schema_test');
@@ -24,7 +24,8 @@ const CLASSES: Readonly<Record<string, readonly RuleId[]>> = {
 
 function findings(t: SuiteT): Finding[] {
   const sysRoot = t.sysfs.real('/sys');
-  const all = validateSysfsTree(t.target.fs as unknown as SysfsFs, sysRoot, { kernelVersion: kernelOf(t) });
+  const plugins = t.target.machine?.plugins ?? [];
+  const all = validateSysfsTree(t.target.fs as unknown as SysfsFs, sysRoot, { kernelVersion: kernelOf(t), ...(plugins.length ? { schema: schemaWithPlugins(plugins) } : {}) });
   const none = all.find(f => f.rule === 'no-iommu-groups');
   if (none) t.skip(`${t.target.description}: ${none.message}`);
   return all;

@@ -3,7 +3,7 @@
  * `--target emulator` (the default): an emulated machine; `--host` and `--kernel` pick it.
  * The machine is built on first use, so a test that builds its own pays for one machine.
  */
-import { DEFAULT_HOST, createMachine, type Credentials, type Machine } from '../../lib/index';
+import { DEFAULT_HOST, createMachine, loadPluginFile, type Credentials, type Machine } from '../../lib/index';
 import type { Target } from './target';
 
 export interface EmulatorTargetOptions {
@@ -12,13 +12,19 @@ export interface EmulatorTargetOptions {
   /** Run the host under this kernel instead of the one its topology names. */
   readonly kernel?: string | undefined;
   readonly cred?: Credentials;
+  /** Plugin files (ABI prototypes) to load into the machine. */
+  readonly plugins?: readonly string[] | undefined;
 }
 
 export function emulatorTarget(opts: EmulatorTargetOptions = {}): Target {
   const host = opts.host ?? DEFAULT_HOST;
   let m: Machine | undefined;
   const machine = (): Machine =>
-    (m ??= createMachine(host, { ...(opts.kernel ? { kernel: opts.kernel } : {}), ...(opts.cred ? { cred: opts.cred } : {}) }));
+    (m ??= createMachine(host, {
+      ...(opts.kernel ? { kernel: opts.kernel } : {}),
+      ...(opts.cred ? { cred: opts.cred } : {}),
+      ...(opts.plugins?.length ? { plugins: opts.plugins.map((f) => loadPluginFile(f)) } : {}),
+    }));
   return {
     kind: 'emulator',
     get description() {

@@ -14,6 +14,8 @@ export { liveTarget } from './live';
 export interface TargetOptions {
   readonly host?: string | undefined;
   readonly kernel?: string | undefined;
+  /** emulator: plugin files to load into the machine. */
+  readonly plugins?: readonly string[] | undefined;
 }
 
 export const TARGET_USAGE = 'emulator (default) | dir:PATH | live';

@@ -22,6 +22,7 @@ import { ERRNO, errnoNumber, isKernelError } from '../errno';
 import type { Errno, KernelError } from '../errno';
 import { DEFAULT_HOST, builtinHostNames, loadBuiltinHost } from '../hosts';
 import { Machine, createMachine } from '../machine';
+import type { AbiPlugin } from '../plugin/plugin';
 import { TopologyError, topologyFromJSON } from '../topology/topology';
 import type { Topology } from '../topology/topology';
 import { U64_MAX } from '../model/iova';
@@ -52,6 +53,8 @@ export interface AgentOptions {
   readonly version?: string;
   /** Name resolution for listen() (default dns.lookup); tests give their own. */
   readonly lookup?: (host: string) => Promise<{ address: string; family: number }[]>;
+  /** ABI prototypes loaded into every machine the agent makes. */
+  readonly plugins?: readonly AbiPlugin[];
 }
 
 export class AgentError extends Error {
@@ -230,7 +233,7 @@ export class Agent {
   constructor(private readonly opts: AgentOptions = {}) {
     this.maxBody = opts.maxBody ?? 1 << 20;
     this.maxMachines = opts.maxMachines ?? 64;
-    if (opts.defaultHost) this.add('default', createMachine(opts.defaultHost, { kernel: opts.defaultKernel }));
+    if (opts.defaultHost) this.add('default', createMachine(opts.defaultHost, { kernel: opts.defaultKernel, plugins: opts.plugins ?? [] }));
     const t = opts.timeouts ?? {};
     this.server = http.createServer(
       {
@@ -449,7 +452,7 @@ export class Agent {
     }
     let m: Machine;
     try {
-      m = createMachine(t, { kernel: b.kernel });
+      m = createMachine(t, { kernel: b.kernel, plugins: this.opts.plugins ?? [] });
     } catch (err) {
       throw new AgentError(400, 'EINVAL', `body.kernel: ${(err as Error).message}`);
     }

@@ -301,6 +301,28 @@ export class IommuCore {
     return this.deviceResvRegions(dev).some((r) => r.type === ResvType.DIRECT);
   }
 
+  /**
+   * A device of the group needs its 1:1 mappings and refuses the blocking domain, so userspace
+   * cannot claim the group's DMA (VFIO attach, iommufd bind are EINVAL), from v6.6.
+   * @see drivers/iommu/iommu.c:__iommu_device_set_domain (dev->iommu->require_direct)
+   */
+  groupRefusesBlocking(group: IommuGroup): boolean {
+    return this.kernel.has('iommu_require_direct') && group.devices.some((d) => this.requiresDirect(d));
+  }
+
+  /**
+   * The regions `unit`'s driver reports for a device without per-device firmware entries: what
+   * every device behind the unit gets (its MSI window, the HyperTransport hole, ITS doorbells for
+   * all devices). @note emulation: no kernel function computes this; it is what a per-IOMMU
+   * `reserved_regions` ABI prototype would show (the LPC 2016 suggestion to advertise the regions
+   * under /sys/class/iommu/).
+   */
+  unitResvRegions(unit: IommuUnit): ResvRegion[] {
+    if (!this.kernel.has('reserved_regions')) return [];
+    const probe = { bdf: `iommu:${unit.name}`, class: 0, parent: undefined, unit, spec: {} };
+    return mergeResvRegions([this.driver(unit.driver).getResvRegions(probe, this.resvCtx)], this.kernel.has('resv_merge_adjacent') ? 'v5.4' : 'v4.11');
+  }
+
   /** `iommu_group_has_isolated_msi` (older: `irq_domain_check_msi_remap() || IOMMU_CAP_INTR_REMAP`). */
   groupHasIsolatedMsi(group: IommuGroup): boolean {
     return group.devices.every((d) => !d.unit || d.unit.msiIsolated);
@@ -369,7 +391,7 @@ export class IommuCore {
         ops.attachDev(domain, dev, this.kernel, this.topology);
         done.push(dev);
       }
-    } else if (this.kernel.has('iommu_require_direct') && group.devices.some((d) => this.requiresDirect(d))) {
+    } else if (this.groupRefusesBlocking(group)) {
       // A device that needs 1:1 mappings refuses the blocking domain. @see __iommu_device_set_domain
       throw kerr('EINVAL', 'firmware has requested this device have a 1:1 IOMMU mapping');
     }

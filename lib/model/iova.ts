@@ -59,3 +59,32 @@ export function clampRanges(list: readonly IovaRange[], to: IovaRange): IovaRang
   return out;
 }
 
+/** The ranges two sorted disjoint lists have in common (sorted, disjoint). */
+export function intersectRanges(a: readonly IovaRange[], b: readonly IovaRange[]): IovaRange[] {
+  const out: IovaRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    const start = x.start > y.start ? x.start : y.start;
+    const last = x.last < y.last ? x.last : y.last;
+    if (start <= last) out.push(range(start, last));
+    if (x.last < y.last) i++;
+    else j++;
+  }
+  return out;
+}
+
+/** Sort and merge overlapping or touching ranges into a sorted disjoint list. */
+export function unionRanges(list: readonly IovaRange[]): IovaRange[] {
+  const sorted = [...list].sort((p, q) => (p.start < q.start ? -1 : p.start > q.start ? 1 : 0));
+  const out: { start: bigint; last: bigint }[] = [];
+  for (const r of sorted) {
+    const top = out[out.length - 1];
+    if (top && r.start <= top.last + 1n) {
+      if (r.last > top.last) top.last = r.last;
+    } else out.push({ start: r.start, last: r.last });
+  }
+  return out;
+}

@@ -99,6 +99,8 @@ export interface Type1Info {
   readonly migration?: { readonly flags: number; readonly pgsizeBitmap: bigint; readonly maxDirtyBitmapSize: bigint };
   /** ioctl calls the QEMU-style argsz loop needed. */
   readonly calls: number;
+  /** Every capability in the chain, in chain order, with its bytes (header included). */
+  readonly caps: readonly { readonly id: number; readonly version: number; readonly bytes: Uint8Array }[];
 }
 
 export interface DmaMapArgs {
@@ -167,10 +169,15 @@ export class VfioContainerHandle extends Handle {
   }
 }
 
-function parseType1Caps(raw: Uint8Array, capOffset: number): Pick<Type1Info, 'iovaRanges' | 'dmaAvail' | 'migration'> {
-  const out: { iovaRanges?: IovaRange[]; dmaAvail?: number; migration?: Type1Info['migration'] } = {};
+function parseType1Caps(raw: Uint8Array, capOffset: number): Pick<Type1Info, 'iovaRanges' | 'dmaAvail' | 'migration' | 'caps'> {
+  const out: { iovaRanges?: IovaRange[]; dmaAvail?: number; migration?: Type1Info['migration']; caps: { id: number; version: number; bytes: Uint8Array }[] } = { caps: [] };
   if (!capOffset) return out;
-  for (const cap of walkCapChain(raw, capOffset).caps) {
+  const chain = walkCapChain(raw, capOffset).caps;
+  chain.forEach((cap, i) => {
+    const end = i + 1 < chain.length ? chain[i + 1]!.offset : raw.length;
+    out.caps.push({ id: cap.id, version: cap.version, bytes: raw.slice(cap.offset, cap.next > cap.offset ? Math.min(cap.next, end) : end) });
+  });
+  for (const cap of chain) {
     if (cap.id === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
       const c = decode(vfio_iommu_type1_info_cap_iova_range, raw, cap.offset);
       out.iovaRanges = decodeFlex(vfio_iommu_type1_info_cap_iova_range, 'iova_ranges', raw, c.nr_iovas, cap.offset).map((r) => ({

@@ -588,6 +588,10 @@ function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint, current: Task): nu
     );
   }
   if (kernel.has('vfio_dma_avail_cap') && backportOrder) dmaAvail();
+  for (const extra of st.type1InfoCaps) {
+    const bytes = extra({ groups: iommu.domains.flatMap((d) => d.groups), msiCookies: iommu.domains.flatMap((d) => (d.msiCookie === undefined ? [] : [d.msiCookie])), iovaList: iommu.iovaList });
+    if (bytes) vfioInfoAddCapability(caps, bytes);
+  }
   if (caps.size) {
     out.flags |= VFIO_IOMMU_INFO_CAPS;
     if (info.argsz < sizeofInfo + caps.size) out.argsz = sizeofInfo + caps.size;

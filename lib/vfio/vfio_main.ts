@@ -94,6 +94,11 @@ export class VfioState {
   readonly iommuDrivers: VfioIommuDriverOps<any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** `vfio.device_ida`: the N of vfioN. */
   readonly deviceIda = new Ida();
+  /**
+   * Extra VFIO_IOMMU_GET_INFO capabilities of type1 containers, appended after the kernel's own.
+   * @note emulation: no kernel has this list; it is the extension point ABI prototypes (lib/plugin) use.
+   */
+  readonly type1InfoCaps: ((view: Type1InfoView) => Uint8Array | undefined)[] = [];
 
   constructor(readonly k: Kernel) {
     k.host.vfioGroupRegistered = (ig) => this.groupRegistered(ig);
@@ -127,6 +132,14 @@ export class VfioState {
     }
     return out;
   }
+}
+
+/** What an extra GET_INFO capability may look at: the container's groups and its MSI cookies. */
+export interface Type1InfoView {
+  readonly groups: readonly IommuGroup[];
+  /** Base of each domain's software MSI window (`iommu_get_msi_cookie`), when the groups rely on one. */
+  readonly msiCookies: readonly bigint[];
+  readonly iovaList: readonly { readonly start: bigint; readonly last: bigint }[];
 }
 
 const states = new WeakMap<Kernel, VfioState>();

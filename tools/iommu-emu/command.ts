@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { DEFAULT_HOST, FEATURES, HostFsError, createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile } from '../../lib/index';
+import { DEFAULT_HOST, FEATURES, HostFsError, PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile } from '../../lib/index';
+import type { AbiPlugin } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
 import { inputLimits } from './limits';
@@ -24,6 +25,8 @@ export interface Command {
   readonly details?: string;
   readonly options: Options;
   readonly allowPositionals?: boolean;
+  /** Options that take several values after one flag (`--hosts A B C`); declared `multiple`. */
+  readonly variadic?: readonly string[];
   /** Returns the exit code (0 when omitted). */
   run(args: ParsedArgs, io: CommandIO): Promise<number | void> | number | void;
 }
@@ -33,9 +36,35 @@ export interface ParsedArgs {
   readonly positionals: string[];
 }
 
+/** `--hosts A B --ram 1G` → `--hosts A --hosts B --ram 1G` for the command's variadic options. */
+export function expandVariadic(variadic: readonly string[], argv: readonly string[]): string[] {
+  if (!variadic.length) return [...argv];
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name === undefined || !variadic.includes(name)) {
+      out.push(a);
+      continue;
+    }
+    let n = 0;
+    while (i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) {
+      out.push(a, argv[++i]!);
+      n++;
+    }
+    if (!n) out.push(a);
+  }
+  return out;
+}
+
 export const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'print this help and exit' };
 
 export function parse(cmd: Command, argv: string[]): ParsedArgs {
+  argv = expandVariadic(cmd.variadic ?? [], argv);
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, o] of Object.entries(cmd.options))
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
@@ -75,6 +104,7 @@ export const TOKEN_ENV = 'IOMMU_EMU_AGENT_TOKEN';
 export const hostOptions = {
   host: { type: 'string', short: 'H', value: 'NAME|FILE', description: `a built-in host (see \`iommu-emu hosts\`) or a topology file (.json/.yaml); default ${DEFAULT_HOST}` },
   kernel: { type: 'string', short: 'k', value: 'VERSION', description: "run the host under this kernel version (e.g. 5.3, 6.8.12, latest) instead of its topology's" },
+  plugin: { type: 'string', multiple: true, value: 'FILE', description: 'load an ABI prototype (plugins/*.ts, see docs/plugins.md) into the machine; repeatable' },
 } as const satisfies Options;
 
 export const jsonOption = {
@@ -100,6 +130,17 @@ export function readToken(file: string | undefined, io: CommandIO): string | und
   return token;
 }
 
+/** `--plugin FILE…`, loaded; a bad plugin is a usage error naming the file. */
+export function pluginsArg(args: ParsedArgs): AbiPlugin[] {
+  const files = (args.values['plugin'] as string[] | undefined) ?? [];
+  try {
+    return files.map((f) => loadPluginFile(f));
+  } catch (e) {
+    if (e instanceof PluginError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** The kernel option checked: a version, and new enough for what the command needs. */
 export function kernelArg(args: ParsedArgs): string | undefined {
   const kernel = args.values.kernel as string | undefined;
@@ -108,11 +149,11 @@ export function kernelArg(args: ParsedArgs): string | undefined {
   return kernel;
 }
 
-/** The machine a command runs on: a built-in host or a topology file (read capped, regular files only). */
 export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
   const kernel = kernelArg(args);
-  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel });
+  const plugins = pluginsArg(args);
+  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel, ...(plugins.length ? { plugins } : {}) });
 }
 
 /** A usage error when the machine's kernel predates `feature` ("VFIO is not on kernel 2.6 (since 3.6)"). */
@@ -123,6 +164,7 @@ export function needKernel(m: Machine, feature: keyof typeof FEATURES, what: str
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;
+export const strs = (args: ParsedArgs, k: string): string[] => (args.values[k] as string[] | undefined) ?? [];
 export const flag = (args: ParsedArgs, k: string): boolean => args.values[k] === true;
 
 /** JSON output: pretty, newline-terminated. */

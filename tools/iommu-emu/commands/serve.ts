@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { Agent, AgentError, resolveHost } from '../../../lib/index';
-import { Command, TOKEN_ENV, hostOptions, readToken, str } from '../command';
+import { Command, TOKEN_ENV, hostOptions, pluginsArg, readToken, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 import { inputLimits } from '../limits';
 import { packageVersion } from '../version';
@@ -36,6 +36,7 @@ export const serveCommand: Command = {
     'max-machines': { type: 'string', value: 'N', description: 'machines alive at once (default 64)' },
     'allow-origin': { type: 'string', multiple: true, value: 'ORIGIN', description: 'let web pages from ORIGIN (e.g. http://localhost:3000) call the agent (repeatable)' },
     'allow-host': { type: 'string', multiple: true, value: 'NAME', description: 'accept NAME in the Host header besides the bound address (repeatable)' },
+    plugin: { ...hostOptions.plugin, description: 'load an ABI prototype into every machine the agent makes; repeatable' },
   },
   async run(args, io) {
     const { host, port } = parseListen(str(args, 'listen') ?? '127.0.0.1:7070');
@@ -51,6 +52,7 @@ export const serveCommand: Command = {
       defaultHost: h ? resolveHost(h, { limit: inputLimits(io.env).topology }) : undefined,
       defaultKernel: str(args, 'kernel'),
       version: packageVersion(),
+      plugins: pluginsArg(args),
     });
     let url: string;
     try {

@@ -18,11 +18,12 @@ import {
   readRegularTextFile,
   resolveInside,
   validateSysfsTree,
+  schemaWithPlugins,
   violations,
   type Finding,
   type SysfsFs,
 } from '../../../lib/index';
-import { Command, flag, hostOptions, jsonOption, jsonText, machineFrom, str } from '../command';
+import { Command, flag, hostOptions, jsonOption, jsonText, machineFrom, pluginsArg, str } from '../command';
 import { ExitError, UsageError } from '../errors';
 
 interface Source {
@@ -109,7 +110,7 @@ export const validateCommand: Command = {
 
     let findings: Finding[];
     try {
-      findings = validateSysfsTree(src.fs, src.sysRoot, { kernelVersion: src.kernel, strict: flag(args, 'strict') });
+      findings = validateSysfsTree(src.fs, src.sysRoot, { kernelVersion: src.kernel, strict: flag(args, 'strict'), ...(pluginsArg(args).length ? { schema: schemaWithPlugins(pluginsArg(args)) } : {}) });
     } catch (e) {
       throw new ExitError(2, (e as Error).message);
     }
