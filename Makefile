@@ -37,12 +37,22 @@ $(NATIVE)/libiommu-emu-preload.so: native/iommu-emu-preload.c $(NATIVE)/iommu_em
 $(NATIVE)/iommu_emu_node.node: native/iommu_emu_node.c $(NATIVE)/iommu_emu_server.h
 	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -I$(NATIVE) -o $@ $<
 
+# The C conformance programs (kselftest/c), against <linux/vfio.h> of the system headers
+# (Debian: linux-libc-dev). They run against the real /dev/vfio, or under `iommu-emu run`.
+KSFT_C := build/kselftest
+KSFT_C_PROGS := $(KSFT_C)/vfio_group_test $(KSFT_C)/vfio_type1_test $(KSFT_C)/vfio_device_test
+kselftest-c: $(KSFT_C_PROGS)
+
+$(KSFT_C)/%: kselftest/c/%.c kselftest/c/ksft.h kselftest/c/vfio_util.h
+	@mkdir -p $(KSFT_C)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
 build: install native
 	npm run --silent build
 
 # typecheck + every ava test (the kselftest suites run inside ava through one bridge test);
 # ends with a plain "N passed, N failed, N skipped" line and fails when no test ran.
-test: install native
+test: install native kselftest-c
 	npm run --silent typecheck
 	node scripts/run-tests.js
 
