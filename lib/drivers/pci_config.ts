@@ -88,6 +88,31 @@ export function barResources(spec: DeviceSpec): BarResource[] {
 const isBridgeClass = (cls: number) => cls >> 8 === 0x0604;
 
 /**
+ * Where the MSI-X table and PBA of a device sit (the capability's Table and PBA Offset/BIR
+ * registers): in the smallest memory BAR whose upper half holds both, the table at the half (a
+ * page boundary) and the PBA on the next page, as NVMe and NIC BAR layouts have them; else at the
+ * start of the largest memory BAR, the PBA right after the table. Nothing without a memory BAR.
+ * @note emulation: hardware fixes these; a topology gives only the vector count, so the layout
+ * is chosen here once, and vfio-pci's sparse mmap and QEMU's checks read it from config space.
+ * @see include/uapi/linux/pci_regs.h:PCI_MSIX_TABLE, PCI_MSIX_PBA
+ */
+export function msixPlacement(spec: DeviceSpec): { bir: number; table: bigint; pba: bigint } | undefined {
+  if (!spec.msix) return undefined;
+  const tableSize = BigInt(spec.msix) * 16n;
+  const pbaSize = BigInt(Math.ceil(spec.msix / 64)) * 8n;
+  const page = 4096n;
+  const roundUp = (n: bigint, a: bigint): bigint => ((n + a - 1n) / a) * a;
+  const mem = spec.bars.filter((b) => b.type !== 'io').sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : a.index - b.index));
+  for (const b of mem) {
+    const half = b.size / 2n;
+    if (half >= page && roundUp(tableSize, page) + pbaSize <= half) return { bir: b.index, table: half, pba: half + roundUp(tableSize, page) };
+  }
+  const big = mem[mem.length - 1];
+  if (!big || tableSize + pbaSize > big.size) return undefined;
+  return { bir: big.index, table: 0n, pba: roundUp(tableSize, 8n) };
+}
+
+/**
  * `resource`: one `0x%016llx 0x%016llx 0x%016llx` line per resource slot: 6 BARs + ROM, the six
  * SR-IOV BARs with CONFIG_PCI_IOV, and four bridge windows on bridges (13/17, or 7/11).
  */
@@ -150,7 +175,14 @@ export function buildConfigSpace(spec: DeviceSpec): Uint8Array {
     v.setUint8(ptr + 1, next);
     if (id === PCI_CAP_ID_PM) v.setUint16(ptr + 2, 0x0003, true);
     if (id === PCI_CAP_ID_MSI) v.setUint16(ptr + 2, 0x0080 | (Math.min(5, Math.ceil(Math.log2(Math.max(1, spec.msi)))) << 1), true);
-    if (id === PCI_CAP_ID_MSIX) v.setUint16(ptr + 2, (spec.msix - 1) & 0x7ff, true);
+    if (id === PCI_CAP_ID_MSIX) {
+      v.setUint16(ptr + 2, (spec.msix - 1) & 0x7ff, true);
+      const at = msixPlacement(spec);
+      if (at) {
+        v.setUint32(ptr + 4, (Number(at.table) | at.bir) >>> 0, true);
+        v.setUint32(ptr + 8, (Number(at.pba) | at.bir) >>> 0, true);
+      }
+    }
     if (id === PCI_CAP_ID_EXP) v.setUint16(ptr + 2, 0x0002 | ((bridge ? 0x4 : 0x0) << 4), true);
     ptr = next;
   });
