@@ -67,6 +67,7 @@ export {
   mountLive,
   openDirect,
   preloadLibraryPath,
+  raiseIrqRemote,
   startHelper,
   PRELOAD_SOCKET,
   PreloadFrontEnd,

@@ -7,3 +7,4 @@ export * from './mount';
 export * from './native';
 export * from './preload';
 export * from './proc_mm';
+export * from './control';

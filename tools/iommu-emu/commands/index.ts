@@ -4,6 +4,7 @@ import type { Command } from '../command';
 import { catCommand } from './cat';
 import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
+import { irqCommand } from './irq';
 import { mountCommand } from './mount';
 import { recordCommand } from './record';
 import { runCommand } from './run';
@@ -17,6 +18,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   cat: catCommand,
   export: exportCommand,
   hosts: hostsCommand,
+  irq: irqCommand,
   mount: mountCommand,
   record: recordCommand,
   run: runCommand,
