@@ -39,6 +39,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "iommu_emu_server.h"
@@ -146,6 +147,8 @@ static int conn_fd = -1;
 static pid_t conn_pid;
 static uint64_t seq;
 static struct ent *tab;
+/* IOMMU_EMU_SPIN_US: how long a request waits for its reply polling before it sleeps. */
+static long spin_ns;
 
 static long sys_fstat(int fd, struct stat *st)
 {
@@ -195,10 +198,18 @@ static int write_all(int fd, const struct iovec *iov0, int n)
 	return 0;
 }
 
+static long mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
 /* Read exactly `len` bytes; SCM_RIGHTS fds that come with them land in fds (close-on-exec). */
 static int read_all(int fd, void *buf, size_t len, int *fds, int *nfds)
 {
 	size_t got = 0;
+	long until = spin_ns ? mono_ns() + spin_ns : 0;
 	while (got < len) {
 		struct iovec iov = { .iov_base = (char *)buf + got, .iov_len = len - got };
 		union {
@@ -206,8 +217,9 @@ static int read_all(int fd, void *buf, size_t len, int *fds, int *nfds)
 			struct cmsghdr align;
 		} cm;
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof(cm.b) };
-		ssize_t r = get_recvmsg()(fd, &mh, MSG_CMSG_CLOEXEC);
-		if (r < 0 && errno == EINTR)
+		int polling = until && mono_ns() < until;
+		ssize_t r = get_recvmsg()(fd, &mh, MSG_CMSG_CLOEXEC | (polling ? MSG_DONTWAIT : 0));
+		if (r < 0 && (errno == EINTR || (polling && errno == EAGAIN)))
 			continue;
 		if (r <= 0)
 			return -1;
@@ -1273,6 +1285,8 @@ __attribute__((constructor)) static void iommu_emu_preload_init(void)
 		return;
 	tab = t;
 	strcpy(sock_path, s);
+	const char *spin = getenv("IOMMU_EMU_SPIN_US");
+	spin_ns = spin ? strtol(spin, NULL, 10) * 1000L : 0;
 	active = 1;
 	adopt_inherited();
 }

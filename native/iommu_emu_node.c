@@ -376,10 +376,12 @@ static int dispatch_once(struct server *S, int timeout)
 		} else if (kind == K_PEERS) {
 			reap(S);
 		} else if (kind == K_PIDFD) {
-			double a = fd < S->npidfd ? S->pidfd_pid[fd] : 0;
+			double a[2] = { fd < S->npidfd ? S->pidfd_pid[fd] : 0, fd };
 			epoll_ctl(S->ep, EPOLL_CTL_DEL, fd, NULL);
+			if (fd < S->npidfd)
+				S->pidfd_pid[fd] = 0;
 			close(fd);
-			call(S, S->on_exit, 1, &a);
+			call(S, S->on_exit, 2, a);
 		}
 		napi_close_handle_scope(S->env, scope);
 	}
@@ -687,23 +689,7 @@ static napi_value js_reap(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* alive(farEnd): whether its placeholder still has a reference somewhere. */
-static napi_value js_alive(napi_env env, napi_callback_info info)
-{
-	napi_value argv[1];
-	if (!get_args(env, info, 1, argv))
-		return NULL;
-	int64_t fd;
-	if (arg_int(env, argv[0], &fd))
-		return NULL;
-	struct pollfd p = { .fd = (int)fd, .events = POLLRDHUP };
-	int n = poll(&p, 1, 0);
-	napi_value r;
-	napi_get_boolean(env, !(n == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))), &r);
-	return r;
-}
-
-/* watchPid(server, pid): the exit handler runs when it exits. 0 or -errno. */
+/* watchPid(server, pid): the exit handler runs (pid, token) when it exits. The token (>= 0), or -errno. */
 static napi_value js_watch_pid(napi_env env, napi_callback_info info)
 {
 	napi_value argv[2];
@@ -731,7 +717,7 @@ static napi_value js_watch_pid(napi_env env, napi_callback_info info)
 	S->pidfd_pid[fd] = (int)pid;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EV(K_PIDFD, fd) };
 	epoll_ctl(S->ep, EPOLL_CTL_ADD, fd, &ev);
-	return num(env, 0);
+	return num(env, fd);
 }
 
 /* getfd(pid, fd): a copy, in this process, of fd `fd` of process `pid` (pidfd_getfd). */
@@ -874,7 +860,6 @@ NAPI_MODULE_INIT()
 	EXPORT("placeholder", js_placeholder);
 	EXPORT("dropPlaceholder", js_drop_placeholder);
 	EXPORT("reap", js_reap);
-	EXPORT("alive", js_alive);
 	EXPORT("watchPid", js_watch_pid);
 	EXPORT("getfd", js_getfd);
 	EXPORT("vmRead", js_vm_read);

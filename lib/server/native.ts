@@ -22,8 +22,8 @@ export interface NativeHandlers {
   request(conn: number, len: number): number;
   /** The last reference to the placeholder whose far end this is went away, in every process. */
   hup(farEnd: number): void;
-  /** A watched process exited. */
-  exit(pid: number): void;
+  /** A watched process exited; `token` is what watchPid returned for it. */
+  exit(pid: number, token: number): void;
   close(conn: number): void;
 }
 
@@ -40,7 +40,7 @@ export interface NativeBinding {
   dropPlaceholder(s: NativeServer, farEnd: number): void;
   /** Run the hup handler now for every placeholder with no reference left. */
   reap(s: NativeServer): void;
-  alive(farEnd: number): boolean;
+  /** Call `exit` when the process exits: a token (its pidfd here), or -errno. */
   watchPid(s: NativeServer, pid: number): number;
   /** A copy here of fd `fd` of process `pid` (pidfd_getfd), or -errno. */
   getfd(pid: number, fd: number): number;

@@ -90,6 +90,10 @@ interface Proc {
   readonly pid: number;
   readonly task: Task;
   readonly sys: Syscalls;
+  /** Its start time (/proc/PID/stat): tells an execve from a new process that reused the pid. */
+  readonly started: string | undefined;
+  /** What watchPid returned: the exit notice that belongs to this process. */
+  watch: number;
 }
 
 /** The file an ioctl's fd argument names when it is none of ours (`fdget` works, the kind check fails). */
@@ -137,7 +141,7 @@ export class PreloadFrontEnd {
         connect: (conn, pid, uid, gid) => this.conns.set(conn, { pid, uid, gid }),
         request: (conn, len) => this.request(conn, len),
         hup: (far) => this.hup(far),
-        exit: (pid) => this.exited(pid),
+        exit: (pid, token) => this.exited(pid, token),
         close: (conn) => this.conns.delete(conn),
       },
       opts.spinUs ?? 0,
@@ -217,12 +221,12 @@ export class PreloadFrontEnd {
     const lim = this.limits(pid);
     if (lim.nofile !== undefined) task.rlim.nofile = lim.nofile;
     if (lim.memlock !== undefined) task.rlim.memlock = lim.memlock;
-    const proc: Proc = { pid, task, sys: m.task(task.pid).sys };
+    const proc: Proc = { pid, task, sys: m.task(task.pid).sys, started: startTime(pid), watch: -1 };
     task.files.allocator = (lowest) => this.allocFd(proc, lowest);
     task.files.resolver = (fd) => this.resolveFd(proc, fd);
     this.procs.set(pid, proc);
-    const rc = this.native.watchPid(this.server, pid);
-    if (rc < 0) queueMicrotask(() => this.exited(pid));
+    proc.watch = this.native.watchPid(this.server, pid);
+    if (proc.watch < 0) queueMicrotask(() => this.exited(pid, proc.watch));
     return proc;
   }
 
@@ -230,9 +234,9 @@ export class PreloadFrontEnd {
     return new ProcMm(pid, this.native, (backing, length) => this.mapBacking(backing, length));
   }
 
-  private exited(pid: number): void {
+  private exited(pid: number, token: number): void {
     const p = this.procs.get(pid);
-    if (!p) return;
+    if (!p || p.watch !== token) return;
     this.procs.delete(pid);
     try {
       p.task.exit(0);
@@ -492,7 +496,8 @@ export class PreloadFrontEnd {
     const forkedFrom = Number(q.readBigInt64LE(RQ.pos!));
     const cred = callerCred(c.uid, c.gid, this.opts.ownerUid);
     const old = this.procs.get(pid);
-    if (old && forkedFrom < 0) this.exec(old);
+    if (old && old.started !== startTime(pid)) this.exited(pid, old.watch);
+    else if (old && forkedFrom < 0) this.exec(old);
     c.proc = this.procFor(pid, cred, forkedFrom > 0 ? forkedFrom : undefined);
     return this.reply(op, id, IOMMU_EMU_PROTOCOL_VERSION);
   }
@@ -683,6 +688,16 @@ export function isEmulatedPath(path: string): boolean {
 function cString(b: Buffer): string {
   const nul = b.indexOf(0);
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
+}
+
+/** Field 22 of /proc/PID/stat (after the parenthesised comm): the process's start time. */
+function startTime(pid: number): string | undefined {
+  try {
+    const s = nodeFs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 function comm(pid: number): string {
