@@ -15,7 +15,14 @@ install: $(NODE_MODULES_STAMP)
 # protocol header is generated from lib/server/channel.ts, never written by hand.
 CC ?= cc
 NATIVE := build/native
-native: $(NATIVE)/iommu-emu-fuse
+# The Node-API module (the preload shim's transport and host syscalls) needs the Node headers the
+# nodejs package installs; without them `run` works without the shim, and tests say so.
+NODE_INCLUDE ?= $(shell node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
+NATIVE_ADDON := $(if $(wildcard $(NODE_INCLUDE)/node_api.h),$(NATIVE)/iommu_emu_node.node,)
+native: $(NATIVE)/iommu-emu-fuse $(NATIVE)/libiommu-emu-preload.so $(NATIVE_ADDON)
+ifeq ($(NATIVE_ADDON),)
+	@echo "make: no Node headers in $(NODE_INCLUDE): the preload shim's server module is not built"
+endif
 
 $(NATIVE)/iommu_emu_server.h: lib/server/channel.ts scripts/gen-server-header.ts $(NODE_MODULES_STAMP)
 	@mkdir -p $(NATIVE)
@@ -24,12 +31,28 @@ $(NATIVE)/iommu_emu_server.h: lib/server/channel.ts scripts/gen-server-header.ts
 $(NATIVE)/iommu-emu-fuse: native/iommu-emu-fuse.c $(NATIVE)/iommu_emu_server.h
 	$(CC) -O2 -Wall -Wextra -Werror -I$(NATIVE) -o $@ $<
 
+$(NATIVE)/libiommu-emu-preload.so: native/iommu-emu-preload.c $(NATIVE)/iommu_emu_server.h
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -I$(NATIVE) -o $@ $< -ldl -lpthread
+
+$(NATIVE)/iommu_emu_node.node: native/iommu_emu_node.c $(NATIVE)/iommu_emu_server.h
+	$(CC) -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -I$(NATIVE) -o $@ $<
+
+# The C conformance programs (kselftest/c), against <linux/vfio.h> of the system headers
+# (Debian: linux-libc-dev). They run against the real /dev/vfio, or under `iommu-emu run`.
+KSFT_C := build/kselftest
+KSFT_C_PROGS := $(KSFT_C)/vfio_group_test $(KSFT_C)/vfio_type1_test $(KSFT_C)/vfio_device_test
+kselftest-c: $(KSFT_C_PROGS)
+
+$(KSFT_C)/%: kselftest/c/%.c kselftest/c/ksft.h kselftest/c/vfio_util.h
+	@mkdir -p $(KSFT_C)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
 build: install native
 	npm run --silent build
 
 # typecheck + every ava test (the kselftest suites run inside ava through one bridge test);
 # ends with a plain "N passed, N failed, N skipped" line and fails when no test ran.
-test: install native
+test: install native kselftest-c
 	npm run --silent typecheck
 	node scripts/run-tests.js
 

@@ -70,9 +70,15 @@ export {
   liveMountMode,
   mountLive,
   openDirect,
+  preloadLibraryPath,
+  raiseIrqRemote,
   startHelper,
+  PRELOAD_SOCKET,
+  PreloadFrontEnd,
+  loadNative,
+  nativeDir,
 } from './server';
-export type { FuseIdentity, Helper, LiveMount, MountMode, RunServerOptions } from './server';
+export type { FuseIdentity, Helper, LiveMount, MountMode, NativeBinding, PreloadOptions, RunServerOptions } from './server';
 export { RULES as VALIDATE_RULES, validateSysfsTree, violations } from './sysfs/validate';
 export type { Finding, RuleId, Severity, SysfsFs, ValidateOptions } from './sysfs/validate';
 export { explainGroupResvRegions, ignoredFirmware } from './iommu/explain';
@@ -120,3 +126,15 @@ export { MSI_IOVA_BASE, MSI_IOVA_LENGTH } from './iommu/arm_smmu';
 export { usableIova } from './iommu/iommu';
 export { diffAbi } from './abidiff';
 export type { AbiDiff, TreeChange, IoctlChange } from './abidiff';
+
+import type { Machine as MachineT } from './machine';
+import { vfioRaiseIrq } from './vfio/vfio_pci_intrs';
+/**
+ * Play the device: it raises interrupt `vector` of IRQ index `index` (VFIO_PCI_MSIX_IRQ_INDEX,
+ * VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_INTX_IRQ_INDEX), so the eventfd a program wired to it with
+ * VFIO_DEVICE_SET_IRQS is signalled. Throws a KernelError: ENODEV when `bdf` is not an open VFIO
+ * device, EINVAL when that interrupt is not enabled or has no eventfd.
+ */
+export function raiseIrq(m: MachineT, bdf: string, index: number, vector = 0): void {
+  vfioRaiseIrq(m.kernelContext, bdf, index, vector);
+}

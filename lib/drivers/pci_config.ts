@@ -157,6 +157,31 @@ const BRIDGE_MEM_FLAGS = IORESOURCE_MEM;
 const BRIDGE_PREF_FLAGS = IORESOURCE_MEM | IORESOURCE_PREFETCH | IORESOURCE_MEM_64 | PCI_PREF_RANGE_TYPE_64;
 
 /**
+ * Where the MSI-X table and PBA of a device sit (the capability's Table and PBA Offset/BIR
+ * registers): in the smallest memory BAR whose upper half holds both, the table at the half (a
+ * page boundary) and the PBA on the next page, as NVMe and NIC BAR layouts have them; else at the
+ * start of the largest memory BAR, the PBA right after the table. Nothing without a memory BAR.
+ * @note emulation: hardware fixes these; a topology gives only the vector count, so the layout
+ * is chosen here once, and vfio-pci's sparse mmap and QEMU's checks read it from config space.
+ * @see include/uapi/linux/pci_regs.h:PCI_MSIX_TABLE, PCI_MSIX_PBA
+ */
+export function msixPlacement(spec: DeviceSpec): { bir: number; table: bigint; pba: bigint } | undefined {
+  if (!spec.msix) return undefined;
+  const tableSize = BigInt(spec.msix) * 16n;
+  const pbaSize = BigInt(Math.ceil(spec.msix / 64)) * 8n;
+  const page = 4096n;
+  const roundUp = (n: bigint, a: bigint): bigint => ((n + a - 1n) / a) * a;
+  const mem = spec.bars.filter((b) => b.type !== 'io').sort((a, b) => (a.size < b.size ? -1 : a.size > b.size ? 1 : a.index - b.index));
+  for (const b of mem) {
+    const half = b.size / 2n;
+    if (half >= page && roundUp(tableSize, page) + pbaSize <= half) return { bir: b.index, table: half, pba: half + roundUp(tableSize, page) };
+  }
+  const big = mem[mem.length - 1];
+  if (!big || tableSize + pbaSize > big.size) return undefined;
+  return { bir: big.index, table: 0n, pba: roundUp(tableSize, 8n) };
+}
+
+/**
  * `resource`: one `0x%016llx 0x%016llx 0x%016llx` line per resource slot: 6 BARs + ROM, the six
  * SR-IOV BARs with CONFIG_PCI_IOV, and four bridge windows on bridges (13/17, or 7/11). A bridge
  * window prints the flags pci_read_bridge_{io,mmio,mmio_pref} gave it; a disabled one is zeros.
@@ -259,7 +284,19 @@ export function buildConfigSpace(spec: DeviceSpec, info: PciFunctionInfo = {}): 
   const caps: CapPlan[] = [{ id: PCI_CAP_ID_PM, len: 8, fill: (c, at) => c.setUint16(at + 2, 0x0003, true) }];
   if (spec.msi)
     caps.push({ id: PCI_CAP_ID_MSI, len: 24, fill: (c, at) => c.setUint16(at + 2, 0x0080 | (Math.min(5, Math.ceil(Math.log2(Math.max(1, spec.msi)))) << 1), true) });
-  if (spec.msix) caps.push({ id: PCI_CAP_ID_MSIX, len: 12, fill: (c, at) => c.setUint16(at + 2, (spec.msix - 1) & 0x7ff, true) });
+  if (spec.msix)
+    caps.push({
+      id: PCI_CAP_ID_MSIX,
+      len: 12,
+      fill: (c, at) => {
+        c.setUint16(at + 2, (spec.msix - 1) & 0x7ff, true);
+        const where = msixPlacement(spec);
+        if (where) {
+          c.setUint32(at + 4, (Number(where.table) | where.bir) >>> 0, true);
+          c.setUint32(at + 8, (Number(where.pba) | where.bir) >>> 0, true);
+        }
+      },
+    });
   if (bridge && (spec.subsystem_vendor || spec.subsystem_device))
     caps.push({
       id: PCI_CAP_ID_SSVID,

@@ -16,17 +16,24 @@ import {
   FrameReader,
   IOMMU_EMU_OP_FUSE,
   IOMMU_EMU_OP_HELLO,
+  IOMMU_EMU_OP_IRQ,
   IOMMU_EMU_PROTOCOL_VERSION,
+  IOMMU_EMU_ROLE_CONTROL,
   IOMMU_EMU_ROLE_FUSE,
   Request,
   encodeResponse,
   iommu_emu_req,
 } from './channel';
+import { loadNative } from './native';
+import { PreloadFrontEnd } from './preload';
 import { DevFuseChannel } from './fuse_dev';
 import { FuseIdentity, SysfsFuse } from './sysfs_fuse';
-import { errnoNumber } from '../errno';
+import { errnoNumber, isKernelError } from '../errno';
+import { vfioRaiseIrq } from '../vfio/vfio_pci_intrs';
 
 export const CONTROL_SOCKET = 'ctl.sock';
+/** The preload shim's socket in the run directory (served by the native module). */
+export const PRELOAD_SOCKET = 'preload.sock';
 
 export interface RunServerOptions extends FuseIdentity {
   /** Run directory to use (created when missing); default: a new one under `tmpdir`. */
@@ -37,6 +44,13 @@ export interface RunServerOptions extends FuseIdentity {
   readonly root?: string;
   /** Connection-level problems (bad frames, a helper that went away). */
   readonly onError?: (e: Error) => void;
+  /**
+   * Serve the preload shim too (default true when the native module is built; `run` injects
+   * the shim then). False: FUSE only.
+   */
+  readonly preload?: boolean;
+  /** Microseconds the shim's loop waits for a next request before yielding (default 0). */
+  readonly spinUs?: number;
 }
 
 /** One connected front end. */
@@ -79,6 +93,10 @@ export class RunServer {
   private devChannel?: DevFuseChannel;
   private fuseWaiters: ((c: Connection) => void)[] = [];
   private fuseConn?: Connection;
+  /** The preload shim's front end, when the native module is there. */
+  readonly preload: PreloadFrontEnd | undefined;
+  /** Why there is no preload front end. */
+  readonly preloadUnavailable: string | undefined;
 
   private constructor(
     readonly machine: Machine,
@@ -90,6 +108,17 @@ export class RunServer {
     this.ownsDir = ownsDir;
     this.socketPath = path.join(dir, CONTROL_SOCKET);
     this.fuse = new SysfsFuse(machine, opts.root ?? '/', opts);
+    if (opts.preload === false) this.preloadUnavailable = 'not asked for';
+    else {
+      const n = loadNative();
+      if (n.ok)
+        this.preload = new PreloadFrontEnd(machine, path.join(dir, PRELOAD_SOCKET), n.binding, {
+          ownerUid: opts.ownerUid ?? 0,
+          onError: (e) => this.reportError(e),
+          spinUs: opts.spinUs,
+        });
+      else this.preloadUnavailable = n.reason;
+    }
     this.net = net.createServer((s) => {
       const c = new Connection(s, this);
       this.conns.add(c);
@@ -149,6 +178,21 @@ export class RunServer {
         }
         return;
       }
+      case IOMMU_EMU_OP_IRQ: {
+        if (c.role !== IOMMU_EMU_ROLE_CONTROL) {
+          c.send(encodeResponse({ opcode: h.opcode, id: h.id, result: -BigInt(errnoNumber('EPERM')) }));
+          return;
+        }
+        let result = 0n;
+        try {
+          this.raiseIrq(payload.toString('utf8').replace(/\0.*$/s, ''), h.cmd, Number(h.arg));
+        } catch (e) {
+          if (!isKernelError(e)) throw e;
+          result = -BigInt(e.errno);
+        }
+        c.send(encodeResponse({ opcode: h.opcode, id: h.id, result }));
+        return;
+      }
       case IOMMU_EMU_OP_FUSE: {
         if (c.role !== IOMMU_EMU_ROLE_FUSE) {
           c.send(encodeResponse({ opcode: h.opcode, id: h.id, result: -BigInt(errnoNumber('EPERM')) }));
@@ -170,6 +214,15 @@ export class RunServer {
   }
 
   /**
+   * The device raises interrupt `vector` of IRQ index `index` (VFIO_PCI_MSIX_IRQ_INDEX, …): the
+   * eventfd a program wired to it with VFIO_DEVICE_SET_IRQS is signalled. Throws a KernelError
+   * (ENODEV: not an open VFIO device; EINVAL: not enabled, or no eventfd on that vector).
+   */
+  raiseIrq(bdf: string, index: number, vector: number): void {
+    vfioRaiseIrq(this.machine.kernelContext, bdf, index, vector);
+  }
+
+  /**
    * Stop listening, drop every connection, remove the socket and, if the server made it, the
    * run directory with the empty mount points in it. Never recursive: a directory still mounted
    * (by a program that outlived its run) stays, and rmdir's error says so, rather than this
@@ -177,9 +230,11 @@ export class RunServer {
    */
   async close(): Promise<void> {
     this.devChannel?.close();
+    this.preload?.close();
     for (const c of this.conns) c.socket.destroy();
     await new Promise<void>((resolve) => this.net.close(() => resolve()));
     nodeFs.rmSync(this.socketPath, { force: true });
+    nodeFs.rmSync(path.join(this.dir, PRELOAD_SOCKET), { force: true });
     if (!this.ownsDir) return;
     for (const name of nodeFs.readdirSync(this.dir)) nodeFs.rmdirSync(path.join(this.dir, name));
     nodeFs.rmdirSync(this.dir);

@@ -36,6 +36,16 @@ export interface FuseIdentity {
   readonly ownerGid?: number;
 }
 
+/**
+ * The emulated credentials of a real caller: root and the server's owner are root of the
+ * emulated machine (inside `run`'s user namespace the program is uid 0 too), anyone else an
+ * unprivileged user.
+ */
+export function callerCred(uid: number, gid: number, ownerUid: number): Credentials {
+  if (uid === 0 || uid === ownerUid) return ROOT;
+  return user(uid, gid);
+}
+
 interface Inode {
   readonly path: string;
   /** S_IFMT of what the id was handed out for: a path that changes kind gets a new id. */
@@ -104,8 +114,7 @@ export class SysfsFuse {
   }
 
   private credFor(uid: number, gid: number): Credentials {
-    if (uid === 0 || uid === this.ownerUid) return ROOT;
-    return user(uid, gid);
+    return callerCred(uid, gid, this.ownerUid);
   }
 
   private dispatch(h: Decoded<typeof F.fuse_in_header>, arg: Uint8Array, cred: Credentials): Reply | undefined {

@@ -17,6 +17,12 @@ import { File, fput, getFile } from './file_table';
  */
 export type FdAllocator = (lowestFree: number, flags: number) => number;
 
+/**
+ * Looks up an fd the table does not hold (a front end whose program keeps its own fds in a
+ * real process: its eventfds, its other emulated files); undefined for a closed fd.
+ */
+export type FdResolver = (fd: number) => File<unknown> | undefined;
+
 /** fds 0–2 belong to the program's stdio, which the emulator does not model. */
 const FIRST_FD = 3;
 
@@ -27,6 +33,8 @@ export class FilesStruct {
   private readonly cloexec = new Set<number>();
   /** A front end's fd-number policy; not inherited by fork. */
   allocator: FdAllocator | undefined;
+  /** A front end's lookup of the fds it keeps itself; not inherited by fork. */
+  resolver: FdResolver | undefined;
 
   constructor(private readonly nofile: () => number) {}
 
@@ -98,7 +106,8 @@ export class FilesStruct {
   peek(fd: number): File<unknown> | undefined {
     if (!Number.isInteger(fd)) return undefined;
     const s = this.fdt.get(fd);
-    return s === undefined || s === 'reserved' ? undefined : s;
+    if (s === undefined) return this.resolver?.(fd);
+    return s === 'reserved' ? undefined : s;
   }
 
   /** `close_fd` */

@@ -158,12 +158,21 @@ test('GET_REGION_INFO: too small for the chain → CAPS, the needed argsz, cap_o
 
 test('GET_REGION_INFO: before v4.16 the MSI-X BAR gets a sparse cap excluding the table', (t) => {
   const d = openDevice('0000:01:00.0', '4.15', (m) => bindVfioPci(m, '0000:01:00.1'));
-  const r = regionInfo(d, 0, 256);
+  // The X710's MSI-X table (129 vectors) sits in BAR3 (32 KiB) at 0x4000, per its capability.
+  const r = regionInfo(d, 3, 256);
   const chain = walkCapChain(r.raw, r.info.cap_offset).caps;
   t.deepEqual(chain.map((c) => c.id), [VFIO_REGION_INFO_CAP_SPARSE_MMAP]);
   const v = new DataView(r.raw.buffer);
-  t.is(v.getUint32(chain[0]!.offset + 8, true), 1);
-  t.is(v.getBigUint64(chain[0]!.offset + 16, true), 0x1000n);
+  const at = chain[0]!.offset;
+  t.is(v.getUint32(at + 8, true), 2, 'two areas: below and above the table page');
+  t.deepEqual(
+    [0, 1].map((i) => [v.getBigUint64(at + 16 + i * 16, true), v.getBigUint64(at + 24 + i * 16, true)]),
+    [
+      [0n, 0x4000n],
+      [0x5000n, 0x3000n],
+    ],
+  );
+  t.is(regionInfo(d, 0, 256).info.cap_offset, 0, 'BAR0 has no table in it: no sparse cap');
 });
 
 test('GET_REGION_INFO: ROM and VGA of the iGPU', (t) => {

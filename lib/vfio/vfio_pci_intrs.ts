@@ -21,7 +21,8 @@ import {
 } from '../uapi';
 import { EventfdCtx, eventfdCtxFdget, eventfdSignal } from '../fs/eventfd';
 import type { FilesStruct } from '../task/fdtable';
-import type { VfioDevice } from './vfio_main';
+import type { Kernel } from '../host';
+import { type VfioDevice, vfioState } from './vfio_main';
 import { pciCore } from './vfio_pci_core';
 
 /** `vdev->irq_type`: an IRQ index, or none. */
@@ -239,4 +240,36 @@ export function vfioPciIrqsDisableAll(s: VfioPciIrqState): void {
   vfioMsiDisable(s);
   s.errTrigger = null;
   s.reqTrigger = null;
+}
+
+/**
+ * The device raised interrupt `vector` of IRQ index `index` (a test or tool playing the
+ * hardware): what the kernel's interrupt handlers do with it. MSI and MSI-X signal the vector's
+ * trigger eventfd; INTx signals its trigger and masks the line until userspace unmasks it (a
+ * masked line keeps the interrupt pending, nothing is signalled). EINVAL when the device is not
+ * in that interrupt mode, the vector is not enabled or has no eventfd (the kernel requests no
+ * IRQ for such a vector: the interrupt is lost).
+ * @see drivers/vfio/pci/vfio_pci_intrs.c:vfio_msihandler, vfio_intx_handler, vfio_send_intx_eventfd
+ */
+export function vfioPciRaiseIrq(vdev: VfioDevice, index: number, vector: number): void {
+  if (!vdev.core || vdev.gone) throw kerr('ENODEV', `${vdev.name} is not open`);
+  const s = irqs(vdev);
+  if (index === VFIO_PCI_INTX_IRQ_INDEX) {
+    if (s.irqType !== VFIO_PCI_INTX_IRQ_INDEX || vector !== 0) throw kerr('EINVAL', `${vdev.name}: INTx is not enabled`);
+    if (s.intxMasked) return;
+    s.intxMasked = true;
+    if (s.intxTrigger) eventfdSignal(s.intxTrigger);
+    return;
+  }
+  if (index !== VFIO_PCI_MSI_IRQ_INDEX && index !== VFIO_PCI_MSIX_IRQ_INDEX) throw kerr('EINVAL', `IRQ index ${index} is not raised by the device`);
+  if (s.irqType !== index) throw kerr('EINVAL', `${vdev.name}: ${index === VFIO_PCI_MSIX_IRQ_INDEX ? 'MSI-X' : 'MSI'} is not enabled`);
+  const ctx = s.vectors.get(vector);
+  if (!ctx) throw kerr('EINVAL', `${vdev.name}: vector ${vector} ${s.vectors.has(vector) ? 'has no eventfd' : 'is not enabled'}`);
+  eventfdSignal(ctx);
+}
+
+/** `vfioPciRaiseIrq` on the VFIO device named `bdf` of kernel `k`: ENODEV when there is none. */
+export function vfioRaiseIrq(k: Kernel, bdf: string, index: number, vector: number): void {
+  for (const vdev of vfioState(k).devices.values()) if (vdev.name === bdf) return vfioPciRaiseIrq(vdev, index, vector);
+  throw kerr('ENODEV', `no VFIO device ${bdf}`);
 }

@@ -128,7 +128,7 @@ test('every command that prints data has --json, and its output matches the sche
     if (name === 'record') continue;
     t.true(covered.has(name), `${name} --json is checked against a schema`);
   }
-  t.deepEqual(Object.keys(COMMANDS).filter((n) => !('json' in COMMANDS[n]!.options)).sort(), ['map', 'mount', 'run', 'serve'], 'only map (a picture: --svg, --html), mount, run and serve print no JSON');
+  t.deepEqual(Object.keys(COMMANDS).filter((n) => !('json' in COMMANDS[n]!.options)).sort(), ['irq', 'map', 'mount', 'run', 'serve'], 'only irq, map (a picture: --svg, --html), mount, run and serve print no JSON');
 });
 
 test('show --json: every reserved line has its sources, ignored entries their row and evidence, platform devices their bus', async (t) => {

@@ -6,6 +6,7 @@ import { checkGuestCommand } from './check_guest';
 import { diffAbiCommand } from './diff_abi';
 import { exportCommand } from './export';
 import { hostsCommand } from './hosts';
+import { irqCommand } from './irq';
 import { mountCommand } from './mount';
 import { mapCommand } from './map';
 import { msiPlaceCommand } from './msi_place';
@@ -23,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   cat: catCommand,
   export: exportCommand,
   hosts: hostsCommand,
+  irq: irqCommand,
   mount: mountCommand,
   record: recordCommand,
   run: runCommand,

@@ -21,6 +21,7 @@ import {
   exportTree,
   liveMountMode,
   openDirect,
+  preloadLibraryPath,
   startHelper,
 } from '../../../lib/index';
 import { Command, flag, hostOptions, machineFrom } from '../command';
@@ -33,7 +34,8 @@ import { exportMetadata } from './export';
  * mounts the /dev/fuse fd inherited as fd 3 on RUN/live first (root), `bind` finds SYS ready.
  * Then SYS goes over /sys and, when the machine has one, VFIO over /dev/vfio — as root on a host
  * without /dev/vfio, on a private overlay of /dev made for this namespace only (its device nodes
- * and submounts stay the host's). Then the shell becomes the program.
+ * and submounts stay the host's). Then the shell becomes the program, with the preload shim
+ * (IOMMU_EMU_PRELOAD) in front of its libc: only the program gets it, not these mount steps.
  */
 const inner = () => `mode=$1 run=$2 sys=$3 vfio=$4; shift 4
 fail() { echo "iommu-emu run: $*" >&2; exit 125; }
@@ -54,6 +56,8 @@ if [ -n "$vfio" ] && [ -d "$vfio" ]; then
   fi
   if [ -d /dev/vfio ]; then mount --bind "$vfio" /dev/vfio || fail "mount --bind $vfio /dev/vfio failed"; fi
 fi
+if [ -n "$IOMMU_EMU_PRELOAD" ]; then export LD_PRELOAD="$IOMMU_EMU_PRELOAD\${LD_PRELOAD:+:$LD_PRELOAD}"; fi
+unset IOMMU_EMU_PRELOAD
 exec "$@"`;
 
 export function unshareArgs(asRoot: boolean): string[] {
@@ -75,13 +79,16 @@ export const runCommand: Command = {
     'The machine runs as a server in this process; its /sys is mounted live (FUSE) over /sys in a private\n' +
     'mount namespace (a user namespace too when not root): reads render from the model, writes run the\n' +
     "kernel's store() with its errno. Without a way to mount FUSE the program gets a static snapshot,\n" +
-    'and stderr says so. The exit status is the program\'s.',
+    'and stderr says so. A preload library hands the program\'s calls on /dev/vfio and /dev/iommu to the\n' +
+    "emulated kernel (--no-preload: it sees the host's). The exit status is the program's.",
   options: {
     ...hostOptions,
     static: { type: 'boolean', description: 'give the program a static snapshot of the tree (an export) instead of the live mount' },
+    'no-preload': { type: 'boolean', description: 'run COMMAND without the preload shim: its /dev/vfio and /dev/iommu calls reach the host kernel' },
   },
   allowPositionals: true,
-  async run(args, io) {
+  async run(args, io0) {
+    let io = io0;
     if (!args.positionals.length) throw new UsageError('run needs a COMMAND after --');
     const m = machineFrom(args, DEFAULT_HOST, io);
     const host = (args.values.host as string | undefined) ?? DEFAULT_HOST;
@@ -101,8 +108,10 @@ export const runCommand: Command = {
       ownerUid: process.getuid?.() ?? 0,
       ownerGid: process.getgid?.() ?? 0,
       onError: (e) => io.stderr(`iommu-emu run: server: ${e.message}\n`),
+      preload: !flag(args, 'no-preload'),
     });
     try {
+      io = withPreload(server, io, flag(args, 'no-preload'));
       const live = flag(args, 'static') ? ({ ok: false, reason: '--static' } as const) : liveMountMode(io.env);
       const liveDir = path.join(server.dir, 'live');
       const vfio = m.fs.existsSync('/dev/vfio') ? path.join(liveDir, 'dev', 'vfio') : '';
@@ -136,6 +145,23 @@ export const runCommand: Command = {
     }
   },
 };
+
+/**
+ * The program's environment with the preload shim: its library (for the inner script to put in
+ * LD_PRELOAD), its socket, and the run directory (for `iommu-emu irq` from inside). Without the
+ * native module the program runs without it, and stderr says why.
+ */
+function withPreload(server: RunServer, io: CommandIO, off: boolean): CommandIO {
+  const lib = preloadLibraryPath(io.env);
+  const missing = server.preload ? (nodeFs.existsSync(lib) ? undefined : `${lib} is not built (run make)`) : server.preloadUnavailable;
+  if (off) return io;
+  if (missing) {
+    io.stderr(`iommu-emu run: no preload shim (${missing}): the program's /dev/vfio calls reach this machine's kernel.\n`);
+    return io;
+  }
+  const env = { ...io.env, IOMMU_EMU_PRELOAD: lib, IOMMU_EMU_PRELOAD_SOCKET: server.preload!.socketPath, IOMMU_EMU_RUN_DIR: server.dir };
+  return { ...io, env };
+}
 
 /** fusermount3 -u (lazily if the program left something running on it). */
 async function unmountHelper(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
