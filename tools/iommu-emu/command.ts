@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
-import { inputLimits } from './limits';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-export interface Command {
+/**
+ * A command as the table lists it: what `--help` prints, known without loading the command's
+ * module (which loads the emulator), and how to load it.
+ */
+export interface CommandEntry {
   readonly summary: string;
   readonly usage: string;
+  load(): Promise<Command>;
+}
+
+export interface Command {
   readonly options: Options;
   readonly allowPositionals?: boolean;
   /** Returns the exit code (0 when omitted). */
@@ -28,20 +34,6 @@ export function parse(cmd: Command, argv: string[]): ParsedArgs {
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^TypeError \[\w+\]: /, ''));
   }
-}
-
-/** `--host NAME|FILE` and `--kernel VERSION`, shared by every command that builds a machine. */
-export const hostOptions = {
-  host: { type: 'string', short: 'H' },
-  kernel: { type: 'string', short: 'k' },
-} as const satisfies Options;
-
-export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
-  const host = (args.values.host as string | undefined) ?? fallback;
-  const kernel = args.values.kernel as string | undefined;
-  if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
-    throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
-  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel });
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;

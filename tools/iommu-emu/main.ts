@@ -3,14 +3,14 @@
  * The CLI's one error boundary: owns the exit code. Usage and input errors print one clear line
  * per problem and exit 2; kernel errors exit 1; anything else is a bug.
  */
-import { ExportError, HostFsError, TOPOLOGY_GUIDE, TopologyError, isKernelError } from '../../lib/index';
 import { parse } from './command';
 import { COMMANDS } from './commands';
 import { ExitError, UsageError } from './errors';
 import { CommandIO, processIO } from './io';
-import { limitsHelp } from './limits';
 
-export function help(): string {
+/** The limits section needs the library's defaults, so `--help` loads it; a command's `--help` does not. */
+export async function help(): Promise<string> {
+  const { limitsHelp } = await import('./limits');
   return [
     'usage: iommu-emu COMMAND [options]',
     '',
@@ -30,7 +30,7 @@ export function help(): string {
 export async function main(argv: string[], io: CommandIO = processIO()): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
-    io.stdout(help());
+    io.stdout(await help());
     return name ? 0 : 2;
   }
   const cmd = COMMANDS[name];
@@ -40,12 +40,19 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
       io.stdout(`usage: iommu-emu ${cmd.usage}\n\n${cmd.summary}\n`);
       return 0;
     }
-    return (await cmd.run(parse(cmd, rest), io)) ?? 0;
+    const impl = await cmd.load();
+    return (await impl.run(parse(impl, rest), io)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`iommu-emu: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof ExitError) {
+      if (e.message) io.stderr(`iommu-emu: ${e.message}\n`);
+      return e.code;
+    }
+    // Any other error came from a command, which has loaded the emulator already.
+    const { ExportError, HostFsError, TOPOLOGY_GUIDE, TopologyError, isKernelError } = await import('../../lib/index');
     if (e instanceof TopologyError) {
       for (const i of e.issues) io.stderr(`iommu-emu: ${i.file}: ${i.path || '(document)'}: ${i.message}\n`);
       io.stderr(`iommu-emu: the topology format, field by field: ${TOPOLOGY_GUIDE}\n`);
@@ -54,10 +61,6 @@ export async function main(argv: string[], io: CommandIO = processIO()): Promise
     if (e instanceof ExportError || e instanceof HostFsError) {
       io.stderr(`iommu-emu: ${e.message}\n`);
       return 2;
-    }
-    if (e instanceof ExitError) {
-      if (e.message) io.stderr(`iommu-emu: ${e.message}\n`);
-      return e.code;
     }
     if (isKernelError(e)) {
       io.stderr(`iommu-emu: ${e.context.path ?? name}: ${e.message}\n`);

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST } from '../../../lib/index';
 import { agentOptions, withAgent } from '../agent';
-import { Command, hostOptions, machineFrom, str } from '../command';
+import { Command, str } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { UsageError } from '../errors';
 
 export const catCommand: Command = {
-  summary: 'print one emulated file (e.g. /sys/kernel/iommu_groups/0/reserved_regions)',
-  usage: 'cat PATH [--host NAME|FILE] [--kernel VERSION] [--agent URL [--machine ID] [--token T]]',
   options: { ...hostOptions, ...agentOptions },
   allowPositionals: true,
   async run(args, io) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST, Machine, exportTree, outputTarget, toUmockdev, writeFileAtomic } from '../../../lib/index';
-import { Command, hostOptions, machineFrom, str } from '../command';
+import { Command, str } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { UsageError } from '../errors';
 
 /** What a tree cannot say about itself; `record --root` reads it back. */
@@ -14,8 +15,6 @@ export const exportMetadata = (m: Machine) => ({
 });
 
 export const exportCommand: Command = {
-  summary: 'write the emulated sys/ tree (files, modes, relative links) into a new directory, or a .umockdev description',
-  usage: 'export DIR|FILE [--format tree|umockdev] [--host NAME|FILE] [--kernel VERSION]',
   options: { ...hostOptions, format: { type: 'string', short: 'f' } },
   allowPositionals: true,
   run(args, io) {

@@ -30,8 +30,6 @@ export function listHosts(): HostInfo[] {
 }
 
 export const hostsCommand: Command = {
-  summary: 'list the built-in hosts',
-  usage: 'hosts [--json]',
   options: { json: { type: 'boolean' } },
   run(args, io) {
     const hosts = listHosts();

@@ -8,12 +8,11 @@
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_HOST, MountError, RunServer, liveMountMode, mountLive } from '../../../lib/index';
-import { Command, hostOptions, machineFrom } from '../command';
+import { Command } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { ExitError, UsageError } from '../errors';
 
 export const mountCommand: Command = {
-  summary: 'mount the emulated tree live at DIR (DIR/sys, DIR/dev) until SIGINT/SIGTERM; writes reach the model; without root via fusermount3',
-  usage: 'mount DIR [--host NAME|FILE] [--kernel VERSION]',
   options: { ...hostOptions },
   allowPositionals: true,
   async run(args, io) {

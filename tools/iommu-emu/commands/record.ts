@@ -18,8 +18,6 @@ import type { CommandIO } from '../io';
 import { inputLimits } from '../limits';
 
 export const recordCommand: Command = {
-  summary: "record this machine's /sys (or a tree, or a .umockdev file) into a topology that replays it",
-  usage: 'record [--root DIR | --from-umockdev FILE] [--out FILE] [--kernel V] [--arch A] [--name N] [--json] [--strict]',
   options: {
     root: { type: 'string' },
     'from-umockdev': { type: 'string' },

@@ -23,7 +23,8 @@ import {
   openDirect,
   startHelper,
 } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom } from '../command';
+import { Command, flag } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { ExitError, UsageError } from '../errors';
 import type { CommandIO } from '../io';
 import { exportMetadata } from './export';
@@ -69,8 +70,6 @@ export function namespacesAvailable(asRoot = process.getuid?.() === 0): { ok: tr
 }
 
 export const runCommand: Command = {
-  summary: 'run a program with the emulated /sys (and /dev/vfio) mounted live in a private mount namespace; writes reach the model; --static: a snapshot',
-  usage: 'run [--host NAME|FILE] [--kernel VERSION] [--static] -- COMMAND [ARG…]',
   options: { ...hostOptions, static: { type: 'boolean' } },
   allowPositionals: true,
   async run(args, io) {

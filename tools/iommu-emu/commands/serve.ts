@@ -14,8 +14,6 @@ export function parseListen(s: string): { host: string; port: number } {
 }
 
 export const serveCommand: Command = {
-  summary: 'serve machines over a small JSON HTTP API (loopback; a token is required elsewhere)',
-  usage: 'serve [--host NAME|FILE] [--kernel V] [--listen 127.0.0.1:PORT] [--token T] [--max-body BYTES]',
   options: {
     host: { type: 'string', short: 'H' },
     kernel: { type: 'string', short: 'k' },

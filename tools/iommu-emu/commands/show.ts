@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST, FEATURES, Machine, explainGroupResvRegions, ignoredFirmware } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { Command, flag, str } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { agentOptions, withAgent } from '../agent';
 import type { GroupEntry } from '../../../lib/index';
 
@@ -175,8 +176,6 @@ export function formatAgentGroups(machine: string, groups: readonly GroupEntry[]
 }
 
 export const showCommand: Command = {
-  summary: 'show groups, devices, drivers and reserved regions of a host',
-  usage: 'show [--host NAME|FILE] [--kernel VERSION] [--json] [--explain] [--agent URL [--machine ID] [--token T]]',
   options: { ...hostOptions, json: { type: 'boolean' }, explain: { type: 'boolean' }, ...agentOptions },
   async run(args, io) {
     if (str(args, 'agent') !== undefined) {

@@ -22,7 +22,8 @@ import {
   type Finding,
   type SysfsFs,
 } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { Command, flag, str } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { ExitError, UsageError } from '../errors';
 
 interface Source {
@@ -77,8 +78,6 @@ function dirSource(dir: string, kernel: string | undefined): Source {
 }
 
 export const validateCommand: Command = {
-  summary: 'check a sysfs tree (emulated, exported/recorded DIR, or this host with --live) against sysfs-schema/',
-  usage: 'validate [DIR | --host NAME|FILE | --live] [--kernel VERSION] [--strict]',
   options: { ...hostOptions, live: { type: 'boolean' }, strict: { type: 'boolean' } },
   allowPositionals: true,
   run(args, io) {

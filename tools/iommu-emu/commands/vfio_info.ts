@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { DEFAULT_HOST, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, hex64, vfioInfo } from '../../../lib/index';
 import type { VfioInfo } from '../../../lib/index';
-import { Command, flag, hostOptions, machineFrom, str } from '../command';
+import { Command, flag, str } from '../command';
+import { hostOptions, machineFrom } from '../host_args';
 import { UsageError } from '../errors';
 
 const size = (b: bigint): string => {
@@ -23,8 +24,6 @@ export function formatVfioInfo(i: VfioInfo): string {
 }
 
 export const vfioInfoCommand: Command = {
-  summary: 'attach one group to a VFIO container and print what VFIO_IOMMU_GET_INFO returns',
-  usage: 'vfio-info --group N [--type1] [--host NAME|FILE] [--kernel VERSION] [--json]',
   options: { ...hostOptions, group: { type: 'string', short: 'g' }, type1: { type: 'boolean' }, json: { type: 'boolean' } },
   run(args, io) {
     const g = str(args, 'group');
