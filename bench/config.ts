@@ -28,8 +28,8 @@ export interface BenchConfig {
 }
 
 export const DEFAULT_CONFIG: BenchConfig = {
-  rounds: 7,
-  batchMs: 150,
+  rounds: 15,
+  batchMs: 40,
   liveMappings: [1000, 65534],
   taskMappings: [4, 10000],
   buildGroups: [64, 256, 1024, 4096],

@@ -4,7 +4,7 @@
  * to bench/results.json, then the reports of the bench modules that print their own (a module
  * exporting `run()`, such as live_sys.ts). Not a test: figures only, and no row asserts a time.
  *
- *   node -r ts-node/register/transpile-only bench/run.ts [--quick] [--full] [--only B3,B5]
+ *   node -r ./scripts/ts-register.js bench/run.ts [--quick] [--full] [--only B3,B5]
  *        [--out FILE] [--readme]
  *
  * --quick   the tiny configuration (seconds; what bench/run.test.ts runs)
