@@ -40,24 +40,17 @@ export function rows(ctx: BenchContext): Row[] {
       target: '≤ 2×',
       status: verdict(r.median <= 2),
     });
-    out.push({
-      id: 'B6 cat',
-      what: 'built CLI: cat reserved_regions (start-up + a machine)',
-      figure: figure(tCat!, 'ms'),
+    const info = (id: string, what: string, t: number[]): Row => ({
+      id,
+      what,
+      figure: figure(t, 'ms'),
       anchor: 'node -e 0',
-      ratio: stat(ratios(tCat!, tBare!)),
+      ratio: stat(ratios(t, tBare!)),
       target: '—',
       status: 'INFO',
     });
-    out.push({
-      id: 'B6 source',
-      what: 'CLI start-up from the TypeScript sources (npm run cli)',
-      figure: figure(tTs!, 'ms'),
-      anchor: 'node -e 0',
-      ratio: stat(ratios(tTs!, tBare!)),
-      target: '—',
-      status: 'INFO',
-    });
+    out.push(info('B6 cat', 'built CLI: cat reserved_regions (start-up + a machine)', tCat!));
+    out.push(info('B6 source', 'CLI start-up from the TypeScript sources (npm run cli)', tTs!));
   }
   const make = (target: string): Command => ({ name: `make ${target}`, argv: ['make', '-s', target], cwd: ctx.root });
   if (skipped) {

@@ -122,23 +122,17 @@ function primWriter(p: Prim): Writer {
 const readers = new WeakMap<Type, Reader>();
 const writers = new WeakMap<Type, Writer>();
 
-function readerOf(t: Type): Reader {
-  let r = readers.get(t);
-  if (!r) {
-    r = compileReader(t);
-    readers.set(t, r);
+function cached<F>(cache: WeakMap<Type, F>, t: Type, compile: (t: Type) => F): F {
+  let f = cache.get(t);
+  if (!f) {
+    f = compile(t);
+    cache.set(t, f);
   }
-  return r;
+  return f;
 }
 
-function writerOf(t: Type): Writer {
-  let w = writers.get(t);
-  if (!w) {
-    w = compileWriter(t);
-    writers.set(t, w);
-  }
-  return w;
-}
+const readerOf = (t: Type): Reader => cached(readers, t, compileReader);
+const writerOf = (t: Type): Writer => cached(writers, t, compileWriter);
 
 function compileReader(t: Type): Reader {
   switch (t.kind) {
