@@ -8,6 +8,15 @@ import * as path from 'node:path';
 import type { BenchContext } from './config';
 import { Command, Row, alternate, figure, ratios, stat, verdict } from './harness';
 
+/**
+ * B7 has no anchor process; its CPU time (all processes it ran) beside the wall time tells a
+ * slow run from a loaded machine.
+ */
+function cpuNote(cpu: readonly (number | undefined)[]): string {
+  if (cpu.some((c) => c === undefined)) return '—';
+  return `CPU ${(stat(cpu as number[]).median / 1e3).toFixed(1)} s (user+sys, all processes)`;
+}
+
 export function rows(ctx: BenchContext): Row[] {
   const { processRounds: rounds, fullTest } = ctx.cfg;
   const out: Row[] = [];
@@ -54,28 +63,28 @@ export function rows(ctx: BenchContext): Row[] {
   }
   const make = (target: string): Command => ({ name: `make ${target}`, argv: ['make', '-s', target], cwd: ctx.root });
   if (skipped) {
-    out.push({ id: 'B7 run', what: 'make run wall (2 cores)', anchor: '—', target: '≤ 4 s', status: 'NOT RUN', note: skipped });
+    out.push({ id: 'B7 run', what: 'make run wall (2 cores)', anchor: 'CPU time', target: '≤ 4 s', status: 'NOT RUN', note: skipped });
   } else {
     const n = Math.min(3, rounds);
     ctx.log(`B7: ${n} rounds of make run`);
-    const [tRun] = alternate([make('run')], n);
-    const f = figure(tRun!.map((x) => x / 1e3), 's');
-    out.push({ id: 'B7 run', what: 'make run wall (2 cores)', figure: f, anchor: '—', target: '≤ 4 s', status: verdict(f.median <= 4) });
+    const res = alternate([make('run')], n);
+    const f = figure(res[0]!.map((x) => x / 1e3), 's');
+    out.push({ id: 'B7 run', what: 'make run wall (2 cores)', figure: f, anchor: cpuNote(res.cpu[0]!), target: '≤ 4 s', status: verdict(f.median <= 4) });
   }
   if (!fullTest || skipped) {
     out.push({
       id: 'B7 test',
       what: 'make test wall (2 cores)',
-      anchor: '—',
+      anchor: 'CPU time',
       target: '≤ 60 s',
       status: 'NOT RUN',
       note: skipped ?? 'minutes long: make bench FULL=1',
     });
   } else {
     ctx.log('B7: make test (once)');
-    const [tTest] = alternate([make('test')], 1);
-    const f = figure(tTest!.map((x) => x / 1e3), 's');
-    out.push({ id: 'B7 test', what: 'make test wall (2 cores)', figure: f, anchor: '—', target: '≤ 60 s', status: verdict(f.median <= 60) });
+    const res = alternate([make('test')], 1);
+    const f = figure(res[0]!.map((x) => x / 1e3), 's');
+    out.push({ id: 'B7 test', what: 'make test wall (2 cores)', figure: f, anchor: cpuNote(res.cpu[0]!), target: '≤ 60 s', status: verdict(f.median <= 60) });
   }
   return out;
 }

@@ -9,6 +9,7 @@
  * slows both cancels out.
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
@@ -100,20 +101,44 @@ export interface Command {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Wall ms of every command, run in turn `rounds` times (order alternating). Fails on exit ≠ 0. */
-export function alternate(cmds: readonly Command[], rounds: number): number[][] {
-  const per: number[][] = cmds.map(() => []);
+/**
+ * CPU ms (user + system) of this process's waited-for children and their descendants, from
+ * /proc/self/stat; undefined where there is no procfs.
+ */
+export function childrenCpuMs(): number | undefined {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 16 and 17 of proc(5) (cutime, cstime), counted from after the command name.
+    return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Wall ms of every command, run in turn `rounds` times (order alternating), and their CPU ms
+ * where procfs tells. Fails on exit ≠ 0.
+ */
+export function alternate(cmds: readonly Command[], rounds: number): number[][] & { cpu: (number | undefined)[][] } {
+  const per = Object.assign(
+    cmds.map(() => [] as number[]),
+    { cpu: cmds.map(() => [] as (number | undefined)[]) },
+  );
   for (let r = 0; r < rounds; r++) {
     const order = cmds.map((_, i) => i);
     if (r % 2) order.reverse();
     for (const i of order) {
       const c = cmds[i]!;
+      const cpu0 = childrenCpuMs();
       const t0 = now();
       const res = spawnSync(c.argv[0]!, c.argv.slice(1), { cwd: c.cwd, env: c.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
       const dt = now() - t0;
+      const cpu1 = childrenCpuMs();
       if (res.status !== 0)
         throw new Error(`${c.name}: ${c.argv.join(' ')} exited ${res.status ?? res.signal}: ${String(res.stderr).slice(-2000)}`);
       per[i]!.push(dt);
+      per.cpu[i]!.push(cpu0 === undefined || cpu1 === undefined ? undefined : cpu1 - cpu0);
     }
   }
   return per;
