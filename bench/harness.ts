@@ -51,6 +51,16 @@ export interface Row {
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
+/**
+ * CPU ms (user + system) of this process. In-process figures are CPU time: on a shared machine
+ * another job's share of the cores would otherwise count as ours (it does not slow the code, it
+ * only takes turns with it). It includes V8's GC and compiler threads, which are real costs.
+ */
+export const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 export interface Subject {
   readonly name: string;
   /** Runs the operation `n` times. */
@@ -64,15 +74,15 @@ export interface InterleaveOptions {
   readonly batchMs: number;
 }
 
-/** ms per operation of every subject, per round. */
+/** CPU ms per operation of every subject, per round. */
 export function interleave(subjects: readonly Subject[], opts: InterleaveOptions): number[][] {
   // Calibrate: grow n until one batch takes a tenth of the target, then scale up.
   const iters = subjects.map((s) => {
     let n = 1;
     for (;;) {
-      const t0 = now();
+      const t0 = cpuNow();
       s.run(n);
-      const dt = now() - t0;
+      const dt = cpuNow() - t0;
       if (dt >= opts.batchMs / 10 || n >= 1 << 24) return Math.max(1, Math.round((n * opts.batchMs) / Math.max(dt, 1e-3)));
       n *= 4;
     }
@@ -83,9 +93,9 @@ export function interleave(subjects: readonly Subject[], opts: InterleaveOptions
     if (r % 2) order.reverse();
     for (const i of order) {
       const n = iters[i]!;
-      const t0 = now();
+      const t0 = cpuNow();
       subjects[i]!.run(n);
-      per[i]!.push((now() - t0) / n);
+      per[i]!.push((cpuNow() - t0) / n);
     }
   }
   return per;
