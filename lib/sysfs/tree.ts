@@ -9,13 +9,13 @@ import { capable } from '../cred';
 import { kerr } from '../errno';
 import type { Host } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
-import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
+import type { IommuGroup, IommuUnit, PciDevice, PciDriver, PlatformDevice } from '../model/host';
 import { formatResvRegion } from '../model/resv_region';
 import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
 import { resourceFile } from '../drivers/pci_config';
 import { bufToString } from '../kernel/string';
-import { Attribute, SysTree } from '../kernfs/attribute';
+import { Attribute, SysFragment, SysTree } from '../kernfs/attribute';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -142,69 +142,204 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
   ];
 }
 
+/** Adds nodes to one fragment's map. */
+function nodeWriter(t: SysTree) {
+  return {
+    dir: (p: string, mode?: number) => void t.set(p, mode === undefined ? { kind: 'dir' } : { kind: 'dir', mode }),
+    file: (d: string, a: Attribute) => void t.set(`${d}/${a.name}`, { kind: 'file', attr: a }),
+    link: (p: string, target: string) => void t.set(p, { kind: 'link', target: relLink(p, target) }),
+  };
+}
+type Writer = ReturnType<typeof nodeWriter>;
+
+/** What a fragment was built from: the values its paths and link targets depend on. */
+type Snapshot = readonly unknown[];
+
+interface Built {
+  readonly snap: Snapshot;
+  readonly fragment: SysFragment;
+  /** The last fragments() call that saw the object. */
+  seen: number;
+}
+
+/**
+ * One kind of kernel object in the tree: its fragment key, the snapshot of what its nodes depend
+ * on (attribute contents are computed when read, so they need none), a check of the snapshot
+ * that allocates nothing (it runs for every object on every change), and how to build the nodes.
+ */
+interface FragmentKind<T> {
+  key(o: T): string;
+  snapshot(o: T): Snapshot;
+  same(o: T, snap: Snapshot): boolean;
+  build(w: Writer, o: T): void;
+}
+
+function groupKind(host: Host): FragmentKind<IommuGroup> {
+  return {
+    key: (g) => `group:${g.id}`,
+    snapshot: (g) => [g.id, ...[...g.devices, ...g.platformDevices].flatMap((d) => [d, d.groupLinkName, d.sysfsPath])],
+    same(g, s) {
+      const n = g.devices.length;
+      if (s[0] !== g.id || s.length !== 1 + 3 * (n + g.platformDevices.length)) return false;
+      for (let i = 0; i < n + g.platformDevices.length; i++) {
+        const d = i < n ? g.devices[i]! : g.platformDevices[i - n]!;
+        if (s[1 + 3 * i] !== d || s[2 + 3 * i] !== d.groupLinkName || s[3 + 3 * i] !== d.sysfsPath) return false;
+      }
+      return true;
+    },
+    build(w, g) {
+      const gd = `${SYS_IOMMU_GROUPS}/${g.id}`;
+      w.dir(gd);
+      w.dir(`${gd}/devices`);
+      for (const a of groupAttrs(host, g)) w.file(gd, a);
+      for (const d of [...g.devices, ...g.platformDevices]) w.link(`${gd}/devices/${d.groupLinkName}`, d.sysfsPath);
+    },
+  };
+}
+
+/** A device's directory and every link that names it (bus, driver, IOMMU unit, vfio-dev). */
+function deviceKind(host: Host): FragmentKind<PciDevice> {
+  return {
+    key: (d) => `dev:${d.bdf}`,
+    snapshot: (d) => [d.sysfsPath, d.group, d.unit, d.driver, d.vfioDevIndex],
+    same: (d, s) => s[0] === d.sysfsPath && s[1] === d.group && s[2] === d.unit && s[3] === d.driver && s[4] === d.vfioDevIndex,
+    build(w, d) {
+      w.dir(d.sysfsPath);
+      for (const a of deviceAttrs(host, d)) w.file(d.sysfsPath, a);
+      w.link(`/sys/bus/pci/devices/${d.bdf}`, d.sysfsPath);
+      w.link(`${d.sysfsPath}/subsystem`, '/sys/bus/pci');
+      if (d.group) w.link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
+      if (d.unit) {
+        w.link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
+        w.link(`${d.unit.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
+      }
+      if (d.driver) {
+        w.link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
+        w.link(`/sys/bus/pci/drivers/${d.driver}/${d.bdf}`, d.sysfsPath);
+      }
+      if (d.vfioDevIndex !== undefined) {
+        const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
+        w.dir(vd);
+        w.link(`/sys/class/vfio-dev/vfio${d.vfioDevIndex}`, vd);
+      }
+    },
+  };
+}
+
+/**
+ * A platform device: /sys/devices/platform/<name> and the links naming it (its driver's
+ * directory is implied by the links in it).
+ * @see drivers/base/platform.c:platform_device_add, drivers/base/bus.c:bus_add_device
+ */
+const platformKind: FragmentKind<PlatformDevice> = {
+  key: (d) => `pdev:${d.name}`,
+  snapshot: (d) => [d.sysfsPath, d.group, d.unit, d.driver],
+  same: (d, s) => s[0] === d.sysfsPath && s[1] === d.group && s[2] === d.unit && s[3] === d.driver,
+  build(w, d) {
+    w.dir(d.sysfsPath);
+    w.link(`/sys/bus/platform/devices/${d.name}`, d.sysfsPath);
+    w.link(`${d.sysfsPath}/subsystem`, '/sys/bus/platform');
+    if (d.group) w.link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
+    if (d.unit) {
+      w.link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
+      w.link(`${d.unit.sysfsPath}/devices/${d.name}`, d.sysfsPath);
+    }
+    if (d.driver) {
+      w.link(`${d.sysfsPath}/driver`, `/sys/bus/platform/drivers/${d.driver}`);
+      w.link(`/sys/bus/platform/drivers/${d.driver}/${d.name}`, d.sysfsPath);
+    }
+  },
+};
+
+/** /sys/bus/platform/{devices,drivers}, present while the host has platform devices. */
+const platformBusKind: FragmentKind<Host> = {
+  key: () => 'platform',
+  snapshot: (h) => [h.platformDevices.length > 0],
+  same: (h, s) => s[0] === h.platformDevices.length > 0,
+  build(w, h) {
+    if (h.platformDevices.length) for (const p of ['/sys/bus/platform/devices', '/sys/bus/platform/drivers']) w.dir(p);
+  },
+};
+
+const unitKind: FragmentKind<IommuUnit> = {
+  key: (u) => `unit:${u.name}`,
+  snapshot: (u) => [u.sysfsPath],
+  same: (u, s) => s[0] === u.sysfsPath,
+  build(w, u) {
+    w.dir(u.sysfsPath);
+    w.dir(`${u.sysfsPath}/devices`);
+    w.link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
+  },
+};
+
+function driverKind(host: Host): FragmentKind<PciDriver> {
+  return {
+    key: (drv) => `drv:${drv.name}`,
+    snapshot: () => [],
+    same: () => true,
+    build(w, drv) {
+      const dd = `/sys/bus/pci/drivers/${drv.name}`;
+      w.dir(dd);
+      for (const a of driverAttrs(host, drv)) w.file(dd, a);
+    },
+  };
+}
+
+/**
+ * The emulated /sys, one fragment per kernel object, rebuilt only for objects whose rendered
+ * shape changed since the last call: an object whose snapshot is the same hands back its
+ * previous fragment, which the renderer then skips.
+ */
+export class SysfsTreeBuilder {
+  private readonly root: SysFragment;
+  private readonly kinds: { group: FragmentKind<IommuGroup>; device: FragmentKind<PciDevice>; driver: FragmentKind<PciDriver> };
+  private readonly built = new Map<object, Built>();
+  private calls = 0;
+
+  constructor(private readonly host: Host) {
+    const nodes: SysTree = new Map();
+    const w = nodeWriter(nodes);
+    // The sysfs mount point is dr-xr-xr-x.
+    w.dir('/sys', 0o555);
+    for (const p of ['/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
+      w.dir(p);
+    this.root = { key: 'root', nodes };
+    this.kinds = { group: groupKind(host), device: deviceKind(host), driver: driverKind(host) };
+  }
+
+  /** Every fragment, in a stable order (the renderer compares the list with its last one). */
+  fragments(): SysFragment[] {
+    const host = this.host;
+    const call = ++this.calls;
+    const out: SysFragment[] = [this.root];
+    const add = <T extends object>(kind: FragmentKind<T>, objects: Iterable<T>) => {
+      for (const o of objects) {
+        let b = this.built.get(o);
+        if (!b || !kind.same(o, b.snap)) {
+          const nodes: SysTree = new Map();
+          kind.build(nodeWriter(nodes), o);
+          b = { snap: kind.snapshot(o), fragment: { key: kind.key(o), nodes }, seen: call };
+          this.built.set(o, b);
+        }
+        b.seen = call;
+        out.push(b.fragment);
+      }
+    };
+    add(this.kinds.group, host.groups());
+    add(platformBusKind, [host]);
+    add(platformKind, host.platformDevices);
+    add(this.kinds.device, host.devices);
+    add(unitKind, host.units);
+    add(this.kinds.driver, host.drivers.values());
+    // Forget objects that are gone (only when there are some: the map is then larger than the list).
+    if (this.built.size > out.length - 1) for (const [o, b] of this.built) if (b.seen !== call) this.built.delete(o);
+    return out;
+  }
+}
+
+/** The whole desired /sys as one map (fragments merged). */
 export function buildSysfsTree(host: Host): SysTree {
   const t: SysTree = new Map();
-  const dir = (p: string) => t.set(p, { kind: 'dir' });
-  const file = (d: string, a: Attribute) => t.set(`${d}/${a.name}`, { kind: 'file', attr: a });
-  const link = (p: string, target: string) => t.set(p, { kind: 'link', target: relLink(p, target) });
-
-  // The sysfs mount point is dr-xr-xr-x.
-  t.set('/sys', { kind: 'dir', mode: 0o555 });
-  for (const p of ['/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
-    dir(p);
-
-  for (const g of host.groups()) {
-    const gd = `${SYS_IOMMU_GROUPS}/${g.id}`;
-    dir(gd);
-    dir(`${gd}/devices`);
-    for (const a of groupAttrs(host, g)) file(gd, a);
-    for (const d of [...g.devices, ...g.platformDevices]) link(`${gd}/devices/${d.groupLinkName}`, d.sysfsPath);
-  }
-
-  // Platform devices: /sys/devices/platform/<name>, /sys/bus/platform/{devices,drivers}.
-  // @see drivers/base/platform.c:platform_device_add, drivers/base/bus.c:bus_add_device
-  if (host.platformDevices.length) for (const p of ['/sys/bus/platform/devices', '/sys/bus/platform/drivers']) dir(p);
-  for (const d of host.platformDevices) {
-    dir(d.sysfsPath);
-    link(`/sys/bus/platform/devices/${d.name}`, d.sysfsPath);
-    link(`${d.sysfsPath}/subsystem`, '/sys/bus/platform');
-    if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
-    if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
-    if (d.driver) {
-      dir(`/sys/bus/platform/drivers/${d.driver}`);
-      link(`${d.sysfsPath}/driver`, `/sys/bus/platform/drivers/${d.driver}`);
-      link(`/sys/bus/platform/drivers/${d.driver}/${d.name}`, d.sysfsPath);
-    }
-  }
-
-  for (const d of host.devices) {
-    dir(d.sysfsPath);
-    for (const a of deviceAttrs(host, d)) file(d.sysfsPath, a);
-    link(`/sys/bus/pci/devices/${d.bdf}`, d.sysfsPath);
-    link(`${d.sysfsPath}/subsystem`, '/sys/bus/pci');
-    if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
-    if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
-    if (d.driver) link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
-    if (d.vfioDevIndex !== undefined) {
-      const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
-      dir(vd);
-      link(`/sys/class/vfio-dev/vfio${d.vfioDevIndex}`, vd);
-    }
-  }
-
-  for (const u of host.units) {
-    dir(u.sysfsPath);
-    dir(`${u.sysfsPath}/devices`);
-    link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
-    for (const d of host.devices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
-    for (const d of host.platformDevices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.name}`, d.sysfsPath);
-  }
-
-  for (const drv of [...host.drivers.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const dd = `/sys/bus/pci/drivers/${drv.name}`;
-    dir(dd);
-    for (const a of driverAttrs(host, drv)) file(dd, a);
-    for (const d of host.devices) if (d.driver === drv.name) link(`${dd}/${d.bdf}`, d.sysfsPath);
-  }
+  for (const f of new SysfsTreeBuilder(host).fragments()) for (const [p, n] of f.nodes) t.set(p, n);
   return t;
 }
