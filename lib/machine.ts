@@ -102,6 +102,12 @@ export class Machine {
       dma_entry_limit: c['vfio_iommu_type1.dma_entry_limit'] ?? 65535,
       allow_unsafe_interrupts: c['vfio_iommu_type1.allow_unsafe_interrupts'] ?? false,
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
+      disable_hugepages: false,
+      nointxmask: false,
+      disable_vga: false,
+      disable_idle_d3: false,
+      enable_sriov: false,
+      disable_denylist: false,
     };
     this.tasks = new TaskSet(new UserMemory(), opts.cred ?? ROOT, opts.pid !== undefined ? { pid: opts.pid } : {});
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
@@ -124,7 +130,7 @@ export class Machine {
         for (const mod of [...MODULES, ...(opts.modules ?? [])]) this.loadModule(mod);
       },
     });
-    this.sysfs = new SysfsTreeBuilder(this.host);
+    this.sysfs = new SysfsTreeBuilder(this.host, this.params);
     this.host.onChange(() => this.render());
     this.started = true;
     this.render();

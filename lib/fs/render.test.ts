@@ -4,7 +4,9 @@ import test from 'ava';
 import { Volume } from 'memfs';
 import type { SysFragment, SysNode } from '../kernfs/attribute';
 import { createMachine } from '../machine';
-import { MemfsRenderer } from './render';
+import { buildSysfsTree } from '../sysfs/tree';
+import { sysfsWrite } from '../testing/vfio';
+import { MemfsRenderer, attrContent } from './render';
 
 const ino = (m: ReturnType<typeof createMachine>, p: string) => Number(m.fs.lstatSync(p).ino);
 
@@ -94,4 +96,78 @@ test('show() runs at the first read after a change or a store, not at render and
   r.apply([tree]);
   value = 'ccc\n';
   t.is(String(vol.readFileSync('/s/x', 'utf8')), 'ccc\n', 'a render starts afresh');
+});
+
+/** Every path the model names now, with what a reader sees there (contents of the world-readable files). */
+function expected(m: ReturnType<typeof createMachine>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [p, n] of buildSysfsTree(m.host, m.params)) {
+    if (n.kind === 'dir') out.set(p, `dir ${(n.mode ?? 0o755).toString(8)}`);
+    else if (n.kind === 'link') out.set(p, `link ${n.target}`);
+    else if (n.kind === 'file') out.set(p, `file ${n.attr.mode.toString(8)}${(n.attr.mode & 0o444) === 0o444 ? ` ${attrContent(n.attr).toString('latin1')}` : ''}`);
+  }
+  return out;
+}
+
+/** The same, read back from the machine's volume; also every path it holds under /sys. */
+function rendered(m: ReturnType<typeof createMachine>, paths: Iterable<string>): { seen: Map<string, string>; all: string[] } {
+  const seen = new Map<string, string>();
+  for (const p of paths) {
+    if (!m.fs.existsSync(p) && !isLink(m, p)) continue;
+    const st = m.fs.lstatSync(p);
+    const mode = (Number(st.mode) & 0o7777).toString(8);
+    if (st.isDirectory()) seen.set(p, `dir ${mode}`);
+    else if (st.isSymbolicLink()) seen.set(p, `link ${String(m.fs.readlinkSync(p))}`);
+    else seen.set(p, `file ${mode}${(Number(st.mode) & 0o444) === 0o444 ? ` ${(m.fs.readFileSync(p) as Buffer).toString('latin1')}` : ''}`);
+  }
+  const all: string[] = [];
+  const walk = (d: string) => {
+    for (const n of m.fs.readdirSync(d).map(String)) {
+      all.push(`${d}/${n}`);
+      if (m.fs.lstatSync(`${d}/${n}`).isDirectory()) walk(`${d}/${n}`);
+    }
+  };
+  walk('/sys');
+  return { seen, all };
+}
+const isLink = (m: ReturnType<typeof createMachine>, p: string) => {
+  try {
+    return m.fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
+
+test('after every store the rendered /sys is the whole tree the model gives now (a change re-renders only its objects)', (t) => {
+  const m = createMachine('intel-vtd-server');
+  const check = (step: string) => {
+    const want = expected(m);
+    const { seen, all } = rendered(m, want.keys());
+    t.deepEqual(seen, want, step);
+    // Anything else is a directory some named path implies, or a VFIO device's cdev entries.
+    const implied = new Set([...want.keys()].flatMap((p) => p.split('/').map((_, i, a) => a.slice(0, i).join('/'))));
+    t.deepEqual(
+      all.filter((p) => !want.has(p) && !implied.has(p) && !/\/vfio-dev\/vfio\d+\//.test(p)),
+      [],
+      `${step}: nothing the model no longer names`,
+    );
+  };
+  const store = (p: string, text: string) => t.is(sysfsWrite(m, p, text), text.length, p);
+  check('boot');
+  const ifindex = () => String(m.fs.readFileSync('/sys/class/net/enp1s0f1/ifindex', 'utf8'));
+  t.is(ifindex(), '3\n');
+  store('/sys/bus/pci/drivers/i40e/unbind', '0000:01:00.0');
+  t.is(ifindex(), '2\n', 'the second NIC is now the first: its ifindex follows');
+  check('unbind');
+  store('/sys/bus/pci/devices/0000:01:00.0/driver_override', 'vfio-pci');
+  store('/sys/bus/pci/drivers_probe', '0000:01:00.0');
+  check('vfio-pci');
+  store('/sys/bus/pci/devices/0000:01:00.1/remove', '1');
+  check('remove');
+  store('/sys/bus/pci/rescan', '1');
+  t.is(ifindex(), '2\n');
+  check('rescan');
+  store('/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts', 'Y');
+  store('/sys/bus/pci/devices/0000:01:00.1/numa_node', '0');
+  check('parameter and numa_node stores');
 });

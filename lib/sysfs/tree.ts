@@ -10,12 +10,19 @@ import { kerr } from '../errno';
 import type { Host } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
 import type { IommuGroup, IommuUnit, PciDevice, PciDriver, PlatformDevice } from '../model/host';
+import { capNdoms, intelUnitBase, intelUnitCap } from '../iommu/intel_iommu';
+import { amdUnitCap } from '../iommu/amd_iommu';
 import { formatResvRegion } from '../model/resv_region';
-import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
+import { bindStore, driverOverrideShow, driverOverrideStore, kobjectSynthUevent, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
-import { resourceFile } from '../drivers/pci_config';
+import { pciWriteConfig, resourceFile } from '../drivers/pci_config';
 import { bufToString } from '../kernel/string';
 import { Attribute, SysFragment, SysTree } from '../kernfs/attribute';
+import type { ModuleParams } from '../host';
+import { addModuleTree } from './params';
+import { Netdev, addNetdev, addSystemTree, netdevs, pciLocalityAttrs } from './system';
+import { addAcpiTables } from './acpi_sysfs';
+import { addPciBusAttrs, pciDeviceControlAttrs } from './pci_hotplug';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -60,8 +67,10 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('class', () => `${hex(d.class, 6)}\n`),
     ro('revision', () => `${hex(d.revision, 2)}\n`),
     ro('irq', () => `${d.spec.irq}\n`),
-    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV)),
+    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV, host.pciInfo(d.bdf).bridge)),
     ro('modalias', modalias),
+    ...pciLocalityAttrs(host, d),
+    ...pciDeviceControlAttrs(host, d),
     {
       name: 'numa_node',
       mode: 0o644,
@@ -71,6 +80,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
         const s = bufToString(b).trim();
         if (!/^-?\d+$/.test(s) || Number(s) < -1 || Number(s) > 1023) throw kerr('EINVAL');
+        if (Number(s) !== -1 && !host.topology.nodes.some((n) => n.id === Number(s))) throw kerr('EINVAL'); // !node_online(node)
         (d.spec as { numa_node: number }).numa_node = Number(s);
         host.changed();
         return b.length;
@@ -97,12 +107,8 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
           d.subsystemVendor,
           4,
         )}:${X(d.subsystemDevice, 4)}\nPCI_SLOT_NAME=${d.bdf}\nMODALIAS=${modalias()}`,
-      store: (b) => {
-        // @see drivers/base/core.c:uevent_store (kobject_synth_uevent)
-        const s = bufToString(b).trim().split(/\s+/)[0] ?? '';
-        if (!['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'].includes(s)) throw kerr('EINVAL');
-        return b.length;
-      },
+      // @see drivers/base/core.c:uevent_store
+      store: kobjectSynthUevent,
     },
     {
       name: 'driver_override',
@@ -116,11 +122,12 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
       binary: true,
       // Unprivileged readers see only the first 64 bytes. @see drivers/pci/pci-sysfs.c:pci_read_config
       show: () => d.config,
+      // Writes reach only the bits the hardware implements as writable; every accepted write
+      // is visible to the next reader.
       store: (b, c) => {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
-        if (c.pos >= d.config.length) return 0;
-        const n = Math.min(b.length, d.config.length - c.pos);
-        d.config.set(b.subarray(0, n), c.pos);
+        const n = pciWriteConfig(d.spec, d.config, b, c.pos);
+        if (n > 0) host.changed();
         return n;
       },
     },
@@ -135,6 +142,8 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
     store: (b) => store(b),
   });
   return [
+    // @see drivers/base/bus.c:uevent_store (kobject_synth_uevent)
+    wo('uevent', kobjectSynthUevent),
     wo('bind', (b) => bindStore(host.dd, drv, b)),
     wo('unbind', (b) => unbindStore(host.dd, drv, b)),
     wo('new_id', (b) => newIdStore(host.dd, drv, b)),
@@ -142,9 +151,50 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
   ];
 }
 
+/**
+ * The driver's attribute group of a unit: `intel-iommu/` (version, address, cap, ecap,
+ * domains_supported, domains_used) and `amd-iommu/` (cap, features).
+ * @see drivers/iommu/intel/iommu.c:intel_iommu_groups, drivers/iommu/amd/init.c:amd_iommu_groups
+ * @note emulation: domains_used counts one domain id per group with a paging default domain.
+ */
+function unitAttrGroups(host: Host, u: IommuUnit): [string, Attribute[]][] {
+  const index = host.units.filter((x) => x.driver === u.driver).indexOf(u);
+  if (u.driver === 'intel-iommu') {
+    const { cap, ecap } = intelUnitCap(u.spec);
+    const used = () => host.groups().filter((g) => g.devices.some((d) => d.unit === u) && g.defaultDomain !== null && g.defaultDomain !== 'identity').length;
+    return [
+      [
+        'intel-iommu',
+        [
+          ro('version', () => '1:0\n'),
+          ro('address', () => `${intelUnitBase(u.spec, index).toString(16)}\n`),
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('ecap', () => `${ecap.toString(16)}\n`),
+          ro('domains_supported', () => `${capNdoms(cap)}\n`),
+          ro('domains_used', () => `${used()}\n`),
+        ],
+      ],
+    ];
+  }
+  if (u.driver === 'amd-iommu') {
+    const { cap, features, features2 } = amdUnitCap(u.spec);
+    return [
+      [
+        'amd-iommu',
+        [
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('features', () => (host.kernel.has('amd_features2') ? `${features2.toString(16)}:${features.toString(16)}\n` : `${features.toString(16)}\n`)),
+        ],
+      ],
+    ];
+  }
+  return [];
+}
+
 /** Adds nodes to one fragment's map. */
 function nodeWriter(t: SysTree) {
   return {
+    t,
     dir: (p: string, mode?: number) => void t.set(p, mode === undefined ? { kind: 'dir' } : { kind: 'dir', mode }),
     file: (d: string, a: Attribute) => void t.set(`${d}/${a.name}`, { kind: 'file', attr: a }),
     link: (p: string, target: string) => void t.set(p, { kind: 'link', target: relLink(p, target) }),
@@ -152,7 +202,7 @@ function nodeWriter(t: SysTree) {
 }
 type Writer = ReturnType<typeof nodeWriter>;
 
-/** What a fragment was built from: the values its paths and link targets depend on. */
+/** What a fragment was built from: the values its paths, link targets and captured values depend on. */
 type Snapshot = readonly unknown[];
 
 interface Built {
@@ -173,6 +223,9 @@ interface FragmentKind<T> {
   same(o: T, snap: Snapshot): boolean;
   build(w: Writer, o: T): void;
 }
+
+/** A part of the tree that depends on nothing that changes after boot: built once. */
+const once = (key: string, build: (w: Writer) => void): FragmentKind<object> => ({ key: () => key, snapshot: () => [], same: () => true, build });
 
 function groupKind(host: Host): FragmentKind<IommuGroup> {
   return {
@@ -197,12 +250,22 @@ function groupKind(host: Host): FragmentKind<IommuGroup> {
   };
 }
 
-/** A device's directory and every link that names it (bus, driver, IOMMU unit, vfio-dev). */
-function deviceKind(host: Host): FragmentKind<PciDevice> {
+/**
+ * A device's directory and every link that names it (bus, driver, IOMMU unit, vfio-dev), and its
+ * net device, whose name, MAC and ifindex (its place among the NICs) the attributes hold.
+ */
+function deviceKind(host: Host, nics: () => ReadonlyMap<PciDevice, Netdev>): FragmentKind<PciDevice> {
   return {
     key: (d) => `dev:${d.bdf}`,
-    snapshot: (d) => [d.sysfsPath, d.group, d.unit, d.driver, d.vfioDevIndex],
-    same: (d, s) => s[0] === d.sysfsPath && s[1] === d.group && s[2] === d.unit && s[3] === d.driver && s[4] === d.vfioDevIndex,
+    snapshot: (d) => {
+      const nd = nics().get(d);
+      return [d.sysfsPath, d.group, d.unit, d.driver, d.vfioDevIndex, nd?.name, nd?.mac, nd?.ifindex];
+    },
+    same: (d, s) => {
+      if (s[0] !== d.sysfsPath || s[1] !== d.group || s[2] !== d.unit || s[3] !== d.driver || s[4] !== d.vfioDevIndex) return false;
+      const nd = nics().get(d);
+      return s[5] === nd?.name && s[6] === nd?.mac && s[7] === nd?.ifindex;
+    },
     build(w, d) {
       w.dir(d.sysfsPath);
       for (const a of deviceAttrs(host, d)) w.file(d.sysfsPath, a);
@@ -217,6 +280,8 @@ function deviceKind(host: Host): FragmentKind<PciDevice> {
         w.link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
         w.link(`/sys/bus/pci/drivers/${d.driver}/${d.bdf}`, d.sysfsPath);
       }
+      const nd = nics().get(d);
+      if (nd) addNetdev(w.t, d, nd, w.link);
       if (d.vfioDevIndex !== undefined) {
         const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
         w.dir(vd);
@@ -261,16 +326,22 @@ const platformBusKind: FragmentKind<Host> = {
   },
 };
 
-const unitKind: FragmentKind<IommuUnit> = {
-  key: (u) => `unit:${u.name}`,
-  snapshot: (u) => [u.sysfsPath],
-  same: (u, s) => s[0] === u.sysfsPath,
-  build(w, u) {
-    w.dir(u.sysfsPath);
-    w.dir(`${u.sysfsPath}/devices`);
-    w.link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
-  },
-};
+/** A unit's class device and its driver's attribute group (its devices' links are theirs). */
+function unitKind(host: Host): FragmentKind<IommuUnit> {
+  return {
+    key: (u) => `unit:${u.name}`,
+    snapshot: (u) => [u.sysfsPath],
+    same: (u, s) => s[0] === u.sysfsPath,
+    build(w, u) {
+      w.dir(u.sysfsPath);
+      w.dir(`${u.sysfsPath}/devices`);
+      w.file(u.sysfsPath, { name: 'uevent', mode: 0o644, show: () => '', store: kobjectSynthUevent });
+      w.link(`${u.sysfsPath}/subsystem`, '/sys/class/iommu');
+      for (const [group, attrs] of unitAttrGroups(host, u)) for (const a of attrs) w.file(`${u.sysfsPath}/${group}`, a);
+      w.link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
+    },
+  };
+}
 
 function driverKind(host: Host): FragmentKind<PciDriver> {
   return {
@@ -285,6 +356,23 @@ function driverKind(host: Host): FragmentKind<PciDriver> {
   };
 }
 
+/** /sys/module and the drivers' `module` links: they follow the registered drivers (by name). */
+function moduleKind(params: ModuleParams): FragmentKind<Host> {
+  return {
+    key: () => 'module',
+    snapshot: (h) => [...h.drivers.keys()],
+    same(h, s) {
+      if (s.length !== h.drivers.size) return false;
+      let i = 0;
+      for (const name of h.drivers.keys()) if (s[i++] !== name) return false;
+      return true;
+    },
+    build: (w, h) => addModuleTree(w.t, h, params),
+  };
+}
+
+const byName = (a: PciDriver, b: PciDriver) => (a.name < b.name ? -1 : 1);
+
 /**
  * The emulated /sys, one fragment per kernel object, rebuilt only for objects whose rendered
  * shape changed since the last call: an object whose snapshot is the same hands back its
@@ -292,11 +380,26 @@ function driverKind(host: Host): FragmentKind<PciDriver> {
  */
 export class SysfsTreeBuilder {
   private readonly root: SysFragment;
-  private readonly kinds: { group: FragmentKind<IommuGroup>; device: FragmentKind<PciDevice>; driver: FragmentKind<PciDriver> };
-  private readonly built = new Map<object, Built>();
+  private readonly kinds: {
+    group: FragmentKind<IommuGroup>;
+    device: FragmentKind<PciDevice>;
+    unit: FragmentKind<IommuUnit>;
+    driver: FragmentKind<PciDriver>;
+    module: FragmentKind<Host>;
+    system: FragmentKind<object>;
+    acpi: FragmentKind<object>;
+    pciBus: FragmentKind<object>;
+  };
+  /** Per kind, the last fragment of each object. */
+  private readonly built = new Map<FragmentKind<never>, Map<object, Built>>();
+  /** The NICs' net devices as of the current fragments() call. */
+  private nics: ReadonlyMap<PciDevice, Netdev> = new Map();
   private calls = 0;
 
-  constructor(private readonly host: Host) {
+  constructor(
+    private readonly host: Host,
+    params: ModuleParams,
+  ) {
     const nodes: SysTree = new Map();
     const w = nodeWriter(nodes);
     // The sysfs mount point is dr-xr-xr-x.
@@ -304,42 +407,61 @@ export class SysfsTreeBuilder {
     for (const p of ['/sys/kernel', SYS_IOMMU_GROUPS, '/sys/devices', '/sys/bus/pci/devices', '/sys/bus/pci/drivers', '/sys/class/iommu'])
       w.dir(p);
     this.root = { key: 'root', nodes };
-    this.kinds = { group: groupKind(host), device: deviceKind(host), driver: driverKind(host) };
+    this.kinds = {
+      group: groupKind(host),
+      device: deviceKind(host, () => this.nics),
+      unit: unitKind(host),
+      driver: driverKind(host),
+      module: moduleKind(params),
+      // The topology's CPUs and nodes, the firmware's tables (written at boot) and the bus files.
+      system: once('system', (w) => addSystemTree(w.t, host, w.link)),
+      acpi: once('acpi', (w) => addAcpiTables(w.t, host)),
+      pciBus: once('pci-bus', (w) => addPciBusAttrs(w.t, host)),
+    };
   }
 
   /** Every fragment, in a stable order (the renderer compares the list with its last one). */
   fragments(): SysFragment[] {
     const host = this.host;
     const call = ++this.calls;
+    this.nics = netdevs(host);
     const out: SysFragment[] = [this.root];
     const add = <T extends object>(kind: FragmentKind<T>, objects: Iterable<T>) => {
+      let built = this.built.get(kind as FragmentKind<never>);
+      if (!built) this.built.set(kind as FragmentKind<never>, (built = new Map()));
+      let n = 0;
       for (const o of objects) {
-        let b = this.built.get(o);
+        let b = built.get(o);
         if (!b || !kind.same(o, b.snap)) {
           const nodes: SysTree = new Map();
           kind.build(nodeWriter(nodes), o);
           b = { snap: kind.snapshot(o), fragment: { key: kind.key(o), nodes }, seen: call };
-          this.built.set(o, b);
+          built.set(o, b);
         }
         b.seen = call;
         out.push(b.fragment);
+        n++;
       }
+      // Forget objects that are gone (only when there are some: the map is then larger than the list).
+      if (built.size > n) for (const [o, b] of built) if (b.seen !== call) built.delete(o);
     };
     add(this.kinds.group, host.groups());
     add(platformBusKind, [host]);
     add(platformKind, host.platformDevices);
     add(this.kinds.device, host.devices);
-    add(unitKind, host.units);
-    add(this.kinds.driver, host.drivers.values());
-    // Forget objects that are gone (only when there are some: the map is then larger than the list).
-    if (this.built.size > out.length - 1) for (const [o, b] of this.built) if (b.seen !== call) this.built.delete(o);
+    add(this.kinds.unit, host.units);
+    add(this.kinds.driver, [...host.drivers.values()].sort(byName));
+    add(this.kinds.module, [host]);
+    add(this.kinds.system, [host]);
+    add(this.kinds.acpi, [host]);
+    add(this.kinds.pciBus, [host]);
     return out;
   }
 }
 
 /** The whole desired /sys as one map (fragments merged). */
-export function buildSysfsTree(host: Host): SysTree {
+export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   const t: SysTree = new Map();
-  for (const f of new SysfsTreeBuilder(host).fragments()) for (const [p, n] of f.nodes) t.set(p, n);
+  for (const f of new SysfsTreeBuilder(host, params).fragments()) for (const [p, n] of f.nodes) t.set(p, n);
   return t;
 }

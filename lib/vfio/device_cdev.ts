@@ -9,6 +9,8 @@
  * fails as the kernel does for an fd that is not an iommufd (EBADFD) or not open (EBADF).
  */
 import { copyFromUser, copyStructFromUser, getUser, offsetofend, u32, vfioArgszFromUser } from '../abi';
+import * as path from 'node:path';
+import type { SysfsProvider } from '../host';
 import { kerr } from '../errno';
 import type { PciDevice } from '../model/host';
 import type { File, FileOperations } from '../task/file_table';
@@ -90,4 +92,24 @@ export function vfioDeviceCdevAdd(st: VfioState, vdev: VfioDevice): void {
     fops: vfioDeviceCdevFops,
     data: vdev,
   });
+}
+
+/**
+ * The class device's attributes under `<pci dev>/vfio-dev/vfioN`: `dev`, `uevent` and the
+ * `device` / `subsystem` links. @see drivers/base/core.c:dev_show, dev_uevent, device_add_class_symlinks
+ */
+export function vfioDeviceCdevSysfs(st: VfioState, tree: Parameters<SysfsProvider>[0]): void {
+  const relLink = (p: string, target: string) => path.posix.relative(path.posix.dirname(p), target);
+  for (const d of st.k.host.devices) {
+    if (d.vfioDevIndex === undefined) continue;
+    const dir = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
+    const dev = `${VFIO_DEV_MAJOR}:${d.vfioDevIndex}`;
+    tree.set(`${dir}/dev`, { kind: 'file', attr: { name: 'dev', mode: 0o444, show: () => `${dev}\n` } });
+    tree.set(`${dir}/uevent`, {
+      kind: 'file',
+      attr: { name: 'uevent', mode: 0o644, show: () => `MAJOR=${VFIO_DEV_MAJOR}\nMINOR=${d.vfioDevIndex}\nDEVNAME=vfio/devices/vfio${d.vfioDevIndex}\nDEVMODE=0600\n` },
+    });
+    tree.set(`${dir}/device`, { kind: 'link', target: relLink(`${dir}/device`, d.sysfsPath) });
+    tree.set(`${dir}/subsystem`, { kind: 'link', target: relLink(`${dir}/subsystem`, '/sys/class/vfio-dev') });
+  }
 }

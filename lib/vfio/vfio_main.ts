@@ -32,7 +32,7 @@ import {
 } from '../uapi';
 import type { VfioIommuDriverOps } from './container';
 import { vfioContainerInit } from './container';
-import { vfioDeviceCdevAdd, vfioDfIoctlBindIommufd } from './device_cdev';
+import { vfioDeviceCdevAdd, vfioDeviceCdevSysfs, vfioDfIoctlBindIommufd } from './device_cdev';
 import { VfioGroup, vfioDeviceGroupUnuseIommu, vfioGroupRegister, vfioGroupUnregister } from './group';
 
 /** `VFIO_MINOR` in include/linux/miscdevice.h */
@@ -148,6 +148,7 @@ export function vfioInit(k: Kernel): VfioState {
   if (existing) return existing;
   const st = new VfioState(k);
   states.set(k, st);
+  k.registerSysfs((tree) => vfioDeviceCdevSysfs(st, tree));
   return st;
 }
 
