@@ -151,10 +151,22 @@ function netdevAt(d: PciDevice, index: number): Netdev {
   return { name, mac, ifindex: index + 2 };
 }
 
-/** The net class device of every NIC bound to a network driver, in one pass (an ifindex counts the NICs before it). */
+/**
+ * The net class device of every NIC bound to a network driver, in one pass (an ifindex counts the
+ * NICs before it).
+ * @note emulation: a name another NIC already has (a topology `ifname` equal to a path name)
+ * stays the kernel's `eth<n>`, as when udev's rename fails with EEXIST.
+ */
 export function netdevs(host: Host): Map<PciDevice, Netdev> {
   const out = new Map<PciDevice, Netdev>();
-  for (const d of host.devices) if (isNetdev(d)) out.set(d, netdevAt(d, out.size));
+  const taken = new Set<string>();
+  for (const d of host.devices) {
+    if (!isNetdev(d)) continue;
+    let nd = netdevAt(d, out.size);
+    if (taken.has(nd.name)) nd = { ...nd, name: `eth${out.size}` };
+    taken.add(nd.name);
+    out.set(d, nd);
+  }
   return out;
 }
 
@@ -167,12 +179,13 @@ const NON_NET_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'virtio-pci']);
 const isNetdev = (d: PciDevice) => d.class >> 16 === 0x02 && d.driver !== null && !NON_NET_DRIVERS.has(d.driver) && !d.removed;
 
 /**
- * The name udev gives by path when firmware names nothing: `enp<bus>s<slot>[f<func>]`, the
- * function only on multi-function devices. @see systemd src/udev/udev-builtin-net_id.c (ID_NET_NAME_PATH)
+ * The name udev gives by path when firmware names nothing: `en[P<domain>]p<bus>s<slot>[f<func>]`,
+ * the domain only when it is not 0, the function only on multi-function devices.
+ * @see systemd src/udev/udev-builtin-net_id.c:get_pci_slot_specifiers (ID_NET_NAME_PATH)
  */
 function predictableName(d: PciDevice): string {
   const multi = (d.spec.multifunction ?? false) || d.config[0x0e]! & 0x80 || d.func > 0;
-  return `enp${d.bus}s${d.slot}${multi ? `f${d.func}` : ''}`;
+  return `en${d.domain > 0 ? `P${d.domain}` : ''}p${d.bus}s${d.slot}${multi ? `f${d.func}` : ''}`;
 }
 
 /** `<device>/net/<ifname>/…` and `/sys/class/net/<ifname>`. @see net/core/net-sysfs.c:net_class_attrs */
