@@ -144,30 +144,43 @@ export interface Netdev {
   readonly ifindex: number;
 }
 
-/** The net device of the `index`th NIC (in device order) bound to a network driver. */
-function netdevAt(d: PciDevice, index: number): Netdev {
-  const name = d.spec.ifname ?? predictableName(d);
-  const mac = d.spec.mac ?? `02:00:${[d.domain & 0xff, d.bus, d.slot, d.func].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
-  return { name, mac, ifindex: index + 2 };
+/** The net devices registered now, and the last ifindex handed out, per machine. */
+interface NetState {
+  readonly registered: Map<PciDevice, Netdev>;
+  last: number;
 }
+const netState = new WeakMap<Host, NetState>();
 
 /**
- * The net class device of every NIC bound to a network driver, in one pass (an ifindex counts the
- * NICs before it).
+ * The net class device of every NIC bound to a network driver. A NIC that has just got its
+ * driver registers a net device: the ifindex after the last one handed out (loopback has 1, so
+ * the first NIC at boot gets 2), kept until the driver lets go, never renumbered when others go.
+ * @see net/core/dev.c:dev_index_reserve (xa_alloc_cyclic from net->ifindex; dev_new_index before 6.6)
  * @note emulation: a name another NIC already has (a topology `ifname` equal to a path name)
- * stays the kernel's `eth<n>`, as when udev's rename fails with EEXIST.
+ * stays the kernel's `eth<n>` (the lowest free), as when udev's rename fails with EEXIST.
  */
-export function netdevs(host: Host): Map<PciDevice, Netdev> {
-  const out = new Map<PciDevice, Netdev>();
-  const taken = new Set<string>();
-  for (const d of host.devices) {
-    if (!isNetdev(d)) continue;
-    let nd = netdevAt(d, out.size);
-    if (taken.has(nd.name)) nd = { ...nd, name: `eth${out.size}` };
-    taken.add(nd.name);
-    out.set(d, nd);
+export function netdevs(host: Host): ReadonlyMap<PciDevice, Netdev> {
+  let st = netState.get(host);
+  if (!st) netState.set(host, (st = { registered: new Map(), last: 1 }));
+  const { registered } = st;
+  // Unregister the net devices of NICs that lost their driver or left the machine.
+  let kept = 0;
+  for (const d of host.devices) if (registered.has(d) && isNetdev(d)) kept++;
+  if (kept < registered.size) {
+    const present = new Set(host.devices);
+    for (const d of [...registered.keys()]) if (!present.has(d) || !isNetdev(d)) registered.delete(d);
   }
-  return out;
+  let names: Set<string> | undefined;
+  for (const d of host.devices) {
+    if (!isNetdev(d) || registered.has(d)) continue;
+    names ??= new Set([...registered.values()].map((n) => n.name));
+    let name = d.spec.ifname ?? predictableName(d);
+    for (let k = 0; names.has(name); k++) name = `eth${k}`;
+    names.add(name);
+    const mac = d.spec.mac ?? `02:00:${[d.domain & 0xff, d.bus, d.slot, d.func].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+    registered.set(d, { name, mac, ifindex: ++st.last });
+  }
+  return registered;
 }
 
 /**
