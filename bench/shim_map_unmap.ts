@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunServer, createMachine, loadNative, preloadLibraryPath } from '../lib';
-import { benchMapUnmap } from './vfio_map_unmap';
+import { mapUnmapSubject } from './b3_map_unmap';
 
 interface ProcResult {
   pairs: number;
@@ -61,7 +61,16 @@ export async function run(): Promise<void> {
     const cc = spawnSync('cc', ['-O2', '-Wall', '-o', bin, path.join(__dirname, 'c', 'shim_map_unmap.c')], { encoding: 'utf8' });
     if (cc.status !== 0) return console.log(`shim MAP+UNMAP: skipped (cc failed: ${cc.stderr.trim()})`);
     const seconds = 2;
-    const inproc = benchMapUnmap(0, seconds);
+    // B3's in-process loop (bench/b3_map_unmap.ts), run for the same time as the shim runs.
+    const subject = mapUnmapSubject('in-process', 0);
+    let pairs = 0;
+    const t0 = process.hrtime.bigint();
+    const deadline = t0 + BigInt(seconds * 1e9);
+    while (process.hrtime.bigint() < deadline) {
+      subject.run(200);
+      pairs += 200;
+    }
+    const inproc = { ioctlsPerSec: (2 * pairs) / (Number(process.hrtime.bigint() - t0) / 1e9) };
     console.log(`in process (m.sys.ioctl), same loop:           ${Math.round(inproc.ioctlsPerSec).toLocaleString('en-US')} ioctls/s`);
     console.log(`through the shim (C program, LD_PRELOAD), ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}:`);
     console.log('  procs  spin (server, client µs)   ioctls/s   vs in-process   per-ioctl µs: p50    p90    p99   p99.9     max');

@@ -4,7 +4,7 @@
  * requested number of calls / operations ran, then one line of figures each. A failure prints
  * its seed, the shrunk counterexample and a one-line replay command, and exits 1.
  *
- *   node -r ts-node/register/transpile-only fuzz/run.ts [all|ioctl|diff] [--calls N] [--ops N]
+ *   node -r ./scripts/ts-register.js fuzz/run.ts [all|ioctl|diff] [--calls N] [--ops N]
  *        [--seed S] [--path P] [--commands C] [--length L]
  */
 import * as fc from 'fast-check';

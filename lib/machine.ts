@@ -20,9 +20,9 @@ import type { IommuOps } from './iommu/drivers';
 import { AbiPlugin, pluginMachineParts } from './plugin/plugin';
 import { PAGE_BYTES } from './kernel/page';
 import { KernelProfile, kernelProfile } from './kernel/profile';
-import type { Attribute } from './kernfs/attribute';
+import type { Attribute, SysTree } from './kernfs/attribute';
 import { UserMemory } from './mm/mm';
-import { buildSysfsTree } from './sysfs/tree';
+import { SysfsTreeBuilder } from './sysfs/tree';
 import { Task, TaskSet } from './task/sched';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
 import { vfioIommuType1Module } from './vfio/vfio_iommu_type1';
@@ -96,6 +96,7 @@ export class Machine {
   readonly failedModules: { readonly name: string; readonly error: KernelError }[] = [];
   private readonly k: MachineKernel;
   private readonly renderer: MemfsRenderer;
+  private readonly sysfs: SysfsTreeBuilder;
   private readonly syscallHost: SyscallHost;
   private readonly procs = new WeakMap<Task, Process>();
   private renderQueued = false;
@@ -143,6 +144,7 @@ export class Machine {
         for (const mod of [...MODULES, ...(opts.modules ?? []), ...parts.modules]) this.loadModule(mod);
       },
     });
+    this.sysfs = new SysfsTreeBuilder(this.host, this.params);
     this.host.onChange(() => this.render());
     this.started = true;
     this.render();
@@ -236,12 +238,17 @@ export class Machine {
     try {
       do {
         this.renderQueued = false;
-        const tree = buildSysfsTree(this.host, this.params);
-        for (const p of this.k.sysfsProviders) p(tree);
-        tree.set('/dev', { kind: 'dir' });
+        // The host's objects as fragments (an unchanged object hands back its last one); the
+        // providers' entries and /dev are small and rebuilt every time.
+        const fragments = this.sysfs.fragments();
+        const extra: SysTree = new Map();
+        for (const p of this.k.sysfsProviders) p(extra);
+        fragments.push({ key: 'providers', nodes: extra });
+        const dev: SysTree = new Map([['/dev', { kind: 'dir' }]]);
         for (const n of this.k.chrdevs.nodes())
-          tree.set(n.path, { kind: 'chardev', mode: n.mode, major: n.major, minor: n.minor, uid: n.uid, gid: n.gid });
-        this.renderer.apply(tree);
+          dev.set(n.path, { kind: 'chardev', mode: n.mode, major: n.major, minor: n.minor, uid: n.uid, gid: n.gid });
+        fragments.push({ key: 'dev', nodes: dev });
+        this.renderer.apply(fragments);
       } while (this.renderQueued);
     } finally {
       this.rendering = false;
@@ -261,8 +268,13 @@ export class Machine {
   private runStore(attr: Attribute, data: Uint8Array, pos: number, current: Task): number {
     if (!attr.store) throw kerr('EIO');
     if (data.length === 0) return 0;
-    if (!attr.binary) return attr.store(data.subarray(0, PAGE_BYTES), { cred: current.cred, pos: 0 });
-    return attr.store(data, { cred: current.cred, pos });
+    try {
+      if (!attr.binary) return attr.store(data.subarray(0, PAGE_BYTES), { cred: current.cred, pos: 0 });
+      return attr.store(data, { cred: current.cred, pos });
+    } finally {
+      // A store may change what show() returns without a model change (a config space write).
+      this.renderer.invalidateContents();
+    }
   }
 
   /**

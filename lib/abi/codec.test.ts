@@ -113,3 +113,23 @@ test('anonymous unions: every member decodes, only one may be encoded', (t) => {
   t.is(v.bus, 3);
   t.throws(() => encode(dep, { group_id: 1, devid: 2 }), { instanceOf: TypeError });
 });
+
+test('compiled codecs: errors name the member path, a failed encode writes nothing, decodes never share state', (t) => {
+  t.throws(() => encode(cmd, { r: { start: 1 as unknown as bigint } }), { instanceOf: TypeError, message: 'cmd.r.start: aligned_u64 takes a bigint, got number' });
+  t.throws(() => encode(cmd, { name: [1, 2, 256] }), { instanceOf: RangeError, message: 'cmd.name[2]: 256 does not fit u8' });
+  t.throws(() => encode(cmd, { r: { start: 1n, nope: 2n } as never }), { instanceOf: TypeError, message: "cmd.r: struct range has no member 'nope'" });
+  t.throws(() => encodeArray(range, [{ start: 1n }, { start: -1 as unknown as bigint }]), { instanceOf: TypeError, message: '[1].start: aligned_u64 takes a bigint, got number' });
+  const buf = new Uint8Array(16).fill(0xaa);
+  t.throws(() => encode(range, { start: 1n, last: 1n << 64n }, buf));
+  t.deepEqual([...buf], new Array(16).fill(0xaa), 'the target is untouched when a member does not fit');
+  const a = decode(range, encode(range, { start: 1n, last: 2n }));
+  const b = decode(range, encode(range, { start: 3n, last: 4n }));
+  t.deepEqual([a, b], [{ start: 1n, last: 2n }, { start: 3n, last: 4n }]);
+  // A struct larger than the scratch buffer takes the direct path and round-trips the same.
+  const big = struct('big', { head: u32, body: array(u64, 100), tail: u8 });
+  const body = Array.from({ length: 100 }, (_, i) => BigInt(i) << 40n);
+  const bytes = encode(big, { head: 7, body, tail: 9 });
+  t.is(bytes.length, 816);
+  t.deepEqual(decode(big, bytes), { head: 7, body, tail: 9 });
+  t.deepEqual(decode(big, bytes, 0, 12), { head: 7, body: [0n, ...new Array(99).fill(0n)], tail: 0 }, 'partial decode of a large struct');
+});

@@ -68,105 +68,164 @@ function checkRange(src: Bytes, offset: number, length: number): void {
   }
 }
 
-function decodePrim(p: Prim, v: DataView, off: number): number | bigint {
-  switch (p.name) {
-    case 'u8':
-      return v.getUint8(off);
-    case 's8':
-      return v.getInt8(off);
-    case 'u16':
-      return v.getUint16(off, true);
-    case 's16':
-      return v.getInt16(off, true);
-    case 'u32':
-      return v.getUint32(off, true);
-    case 's32':
-      return v.getInt32(off, true);
-    case 'u64':
-    case 'aligned_u64':
-      return v.getBigUint64(off, true);
-    case 's64':
-      return v.getBigInt64(off, true);
-  }
-}
+// ---- compiled readers and writers ---------------------------------------------------------
+//
+// Every type gets its reader and writer compiled once (cached per layout object): a struct's
+// become one generated function per struct with a call per member, so a decode builds its object
+// in one literal and no call site sees more than one member type. Structs small enough go through
+// one scratch buffer, so an ioctl's decode or encode allocates no DataView.
 
-function decodeType(t: Type, v: DataView, off: number): unknown {
-  switch (t.kind) {
-    case 'prim':
-      return decodePrim(t, v, off);
-    case 'array':
-      return Array.from({ length: t.length }, (_, i) => decodeType(t.elem, v, off + i * t.elem.size));
-    case 'struct': {
-      const out: Record<string, unknown> = {};
-      for (const m of t.members) {
-        if (m.type.kind !== 'flex') out[m.name] = decodeType(m.type, v, off + m.offset);
-      }
-      return out;
-    }
-    case 'flex':
-      assert.fail('flexible arrays are decoded with decodeFlex');
-  }
-}
+type Reader = (v: DataView, off: number) => unknown;
+/** `where` + `name` names the value in error messages (`vfio_dma_map` + `.iova`). */
+type Writer = (v: DataView, off: number, value: unknown, where: string, name: string) => void;
 
-function encodePrim(p: Prim, v: DataView, off: number, value: unknown, where: string): void {
+const PRIM_READERS: Readonly<Record<Prim['name'], Reader>> = {
+  u8: (v, o) => v.getUint8(o),
+  s8: (v, o) => v.getInt8(o),
+  u16: (v, o) => v.getUint16(o, true),
+  s16: (v, o) => v.getInt16(o, true),
+  u32: (v, o) => v.getUint32(o, true),
+  s32: (v, o) => v.getInt32(o, true),
+  u64: (v, o) => v.getBigUint64(o, true),
+  aligned_u64: (v, o) => v.getBigUint64(o, true),
+  s64: (v, o) => v.getBigInt64(o, true),
+};
+
+function primWriter(p: Prim): Writer {
   const bits = p.size * 8;
   if (p.size === 8) {
-    if (typeof value !== 'bigint') throw new TypeError(`${where}: ${p.name} takes a bigint, got ${typeof value}`);
-    if (value < -(1n << 63n) || value >= 1n << 64n) throw new RangeError(`${where}: ${value} does not fit ${p.name}`);
-    if (p.signed) v.setBigInt64(off, BigInt.asIntN(64, value), true);
-    else v.setBigUint64(off, BigInt.asUintN(64, value), true);
-    return;
+    const set = p.signed
+      ? (v: DataView, o: number, x: bigint) => v.setBigInt64(o, BigInt.asIntN(64, x), true)
+      : (v: DataView, o: number, x: bigint) => v.setBigUint64(o, BigInt.asUintN(64, x), true);
+    return (v, o, x, where, name) => {
+      if (typeof x !== 'bigint') throw new TypeError(`${where}${name}: ${p.name} takes a bigint, got ${typeof x}`);
+      if (x < -(1n << 63n) || x >= 1n << 64n) throw new RangeError(`${where}${name}: ${x} does not fit ${p.name}`);
+      set(v, o, x);
+    };
   }
-  if (typeof value !== 'number') throw new TypeError(`${where}: ${p.name} takes a number, got ${typeof value}`);
-  if (!Number.isInteger(value) || value < -(2 ** (bits - 1)) || value >= 2 ** bits) {
-    throw new RangeError(`${where}: ${value} does not fit ${p.name}`);
-  }
-  // setUintN/setIntN wrap modulo 2^N, which is exactly C's conversion for in-range values.
-  if (p.size === 1) v.setUint8(off, value & 0xff);
-  else if (p.size === 2) v.setUint16(off, value & 0xffff, true);
-  else v.setUint32(off, value >>> 0, true);
+  const lo = -(2 ** (bits - 1));
+  const hi = 2 ** bits;
+  // setUintN wraps modulo 2^N, which is exactly C's conversion for in-range values.
+  const set =
+    p.size === 1
+      ? (v: DataView, o: number, x: number) => v.setUint8(o, x & 0xff)
+      : p.size === 2
+        ? (v: DataView, o: number, x: number) => v.setUint16(o, x & 0xffff, true)
+        : (v: DataView, o: number, x: number) => v.setUint32(o, x >>> 0, true);
+  return (v, o, x, where, name) => {
+    if (typeof x !== 'number') throw new TypeError(`${where}${name}: ${p.name} takes a number, got ${typeof x}`);
+    if (!Number.isInteger(x) || x < lo || x >= hi) throw new RangeError(`${where}${name}: ${x} does not fit ${p.name}`);
+    set(v, o, x);
+  };
 }
 
-function encodeType(t: Type, v: DataView, off: number, value: unknown, where: string): void {
+const readers = new WeakMap<Type, Reader>();
+const writers = new WeakMap<Type, Writer>();
+
+function cached<F>(cache: WeakMap<Type, F>, t: Type, compile: (t: Type) => F): F {
+  let f = cache.get(t);
+  if (!f) {
+    f = compile(t);
+    cache.set(t, f);
+  }
+  return f;
+}
+
+const readerOf = (t: Type): Reader => cached(readers, t, compileReader);
+const writerOf = (t: Type): Writer => cached(writers, t, compileWriter);
+
+function compileReader(t: Type): Reader {
   switch (t.kind) {
     case 'prim':
-      return encodePrim(t, v, off, value, where);
-    case 'array':
-    case 'flex': {
-      const items = value as ArrayLike<unknown>;
-      if (t.kind === 'array' && items.length > t.length) {
-        throw new RangeError(`${where}: ${items.length} elements for an array of ${t.length}`);
-      }
-      for (let i = 0; i < items.length; i++) {
-        encodeType(t.elem, v, off + i * t.elem.size, items[i], `${where}[${i}]`);
-      }
-      return;
+      return PRIM_READERS[t.name];
+    case 'array': {
+      const elem = readerOf(t.elem);
+      const { length } = t;
+      const size = t.elem.size;
+      return (v, o) => {
+        const out = new Array<unknown>(length);
+        for (let i = 0; i < length; i++) out[i] = elem(v, o + i * size);
+        return out;
+      };
     }
     case 'struct': {
-      const obj = value as Record<string, unknown>;
-      const unionSeen = new Map<number, string>();
-      for (const key of Object.keys(obj)) {
-        if (!t.members.some((m) => m.name === key)) throw new TypeError(`${where}: struct ${t.name} has no member '${key}'`);
-      }
-      for (const m of t.members) {
-        const mv = obj[m.name];
-        if (mv === undefined) continue;
-        if (m.unionGroup !== undefined) {
-          const other = unionSeen.get(m.unionGroup);
-          if (other !== undefined) throw new TypeError(`${where}: '${other}' and '${m.name}' share a union`);
-          unionSeen.set(m.unionGroup, m.name);
-        }
-        encodeType(m.type, v, off + m.offset, mv, `${where}.${m.name}`);
-      }
+      const fields = t.members.filter((m) => m.type.kind !== 'flex');
+      const body = fields.map((m, i) => `${JSON.stringify(m.name)}: R[${i}](v, o + ${m.offset})`).join(', ');
+      return new Function('R', `return function decode_${t.name.replace(/\W/g, '_')}(v, o) { return { ${body} }; };`)(
+        fields.map((m) => readerOf(m.type)),
+      ) as Reader;
+    }
+    case 'flex':
+      return () => assert.fail('flexible arrays are decoded with decodeFlex');
+  }
+}
+
+function compileWriter(t: Type): Writer {
+  switch (t.kind) {
+    case 'prim':
+      return primWriter(t);
+    case 'array':
+    case 'flex': {
+      const elem = writerOf(t.elem);
+      const size = t.elem.size;
+      const max = t.kind === 'array' ? t.length : Infinity;
+      return (v, o, x, where, name) => {
+        const items = x as ArrayLike<unknown>;
+        if (items.length > max) throw new RangeError(`${where}${name}: ${items.length} elements for an array of ${max}`);
+        for (let i = 0; i < items.length; i++) elem(v, o + i * size, items[i], where + name, `[${i}]`);
+      };
+    }
+    case 'struct': {
+      const known = new Set(t.members.map((m) => m.name));
+      const unions = t.members.some((m) => m.unionGroup !== undefined);
+      const lines = t.members.map(
+        (m, i) =>
+          `x = obj[${JSON.stringify(m.name)}]; if (x !== undefined) { ${unions && m.unionGroup !== undefined ? `U(seen, ${m.unionGroup}, ${JSON.stringify(m.name)}, where + name); ` : ''}W[${i}](v, o + ${m.offset}, x, where + name, ${JSON.stringify(`.${m.name}`)}); }`,
+      );
+      const fn = new Function(
+        'W',
+        'check',
+        'U',
+        `return function encode_${t.name.replace(/\W/g, '_')}(v, o, obj, where, name) {
+  check(obj, where + name);
+  let x;${unions ? '\n  const seen = new Map();' : ''}
+  ${lines.join('\n  ')}
+};`,
+      );
+      const check = (obj: Record<string, unknown>, where: string) => {
+        for (const key in obj) if (!known.has(key)) throw new TypeError(`${where}: struct ${t.name} has no member '${key}'`);
+      };
+      const union = (seen: Map<number, string>, group: number, member: string, where: string) => {
+        const other = seen.get(group);
+        if (other !== undefined) throw new TypeError(`${where}: '${other}' and '${member}' share a union`);
+        seen.set(group, member);
+      };
+      return fn(t.members.map((m) => writerOf(m.type)), check, union) as Writer;
     }
   }
+}
+
+/** Structs up to this size are decoded and encoded through one scratch buffer. */
+const SCRATCH_SIZE = 512;
+const scratch = new Uint8Array(SCRATCH_SIZE);
+const scratchView = new DataView(scratch.buffer);
+
+const flexMembers = new WeakMap<StructLayout<any>, ReturnType<typeof flexMember> | null>();
+function flexOf(layout: StructLayout<any>): ReturnType<typeof flexMember> {
+  let f = flexMembers.get(layout);
+  if (f === undefined) {
+    f = flexMember(layout) ?? null;
+    flexMembers.set(layout, f);
+  }
+  return f ?? undefined;
 }
 
 /** Bytes `value` occupies: sizeof, or up to the end of the flexible-array elements it carries. */
 export function encodedLength<L extends StructLayout<any>>(layout: L, value: Input<L>): number {
-  const f = flexMember(layout);
-  const items = f ? ((value as Record<string, ArrayLike<unknown> | undefined>)[f.name] ?? []) : [];
-  return f ? Math.max(layout.size, f.offset + f.type.elem.size * items.length) : layout.size;
+  const f = flexOf(layout);
+  if (!f) return layout.size;
+  const items = (value as Record<string, ArrayLike<unknown> | undefined>)[f.name] ?? [];
+  return Math.max(layout.size, f.offset + f.type.elem.size * items.length);
 }
 
 /**
@@ -180,15 +239,20 @@ export function decode<L extends StructLayout<any>>(
   length: number = layout.size,
 ): Decoded<L> {
   checkRange(src, offset, length);
-  let v = viewOf(src);
-  let at = offset;
-  if (length < layout.size) {
-    const tmp = new Uint8Array(layout.size);
-    tmp.set(bytesOf(src).subarray(offset, offset + length));
-    v = viewOf(tmp);
-    at = 0;
+  const read = readerOf(layout);
+  const size = layout.size;
+  if (size <= SCRATCH_SIZE && src instanceof Uint8Array) {
+    const n = length < size ? length : size;
+    for (let i = 0; i < n; i++) scratch[i] = src[offset + i]!;
+    if (n < size) scratch.fill(0, n, size);
+    return read(scratchView, 0) as Decoded<L>;
   }
-  return decodeType(layout, v, at) as Decoded<L>;
+  if (length < size) {
+    const tmp = new Uint8Array(size);
+    tmp.set(bytesOf(src).subarray(offset, offset + length));
+    return read(viewOf(tmp), 0) as Decoded<L>;
+  }
+  return read(viewOf(src), offset) as Decoded<L>;
 }
 
 /**
@@ -204,9 +268,17 @@ export function encode<L extends StructLayout<any>>(
   const len = encodedLength(layout, value);
   const target = into ?? new Uint8Array(len);
   checkRange(target, offset, len);
-  const out = bytesOf(target).subarray(offset, offset + len);
+  const write = writerOf(layout);
+  const bytes = bytesOf(target);
+  const out = into === undefined ? bytes : bytes.subarray(offset, offset + len);
+  if (len <= SCRATCH_SIZE) {
+    scratch.fill(0, 0, len);
+    write(scratchView, 0, value, '', layout.name);
+    for (let i = 0; i < len; i++) out[i] = scratch[i]!;
+    return out;
+  }
   out.fill(0);
-  encodeType(layout, viewOf(out), 0, value, layout.name);
+  write(viewOf(out), 0, value, '', layout.name);
   return out;
 }
 
@@ -215,14 +287,16 @@ export function decodeArray<E extends Type>(elem: E, src: Bytes, count: number, 
   assert(elem.kind !== 'flex');
   checkRange(src, offset, elem.size * count);
   const v = viewOf(src);
-  return Array.from({ length: count }, (_, i) => decodeType(elem, v, offset + i * elem.size) as ValueOf<E>);
+  const read = readerOf(elem);
+  return Array.from({ length: count }, (_, i) => read(v, offset + i * elem.size) as ValueOf<E>);
 }
 
 export function encodeArray<E extends Type>(elem: E, values: ArrayLike<InputOf<E>>): Uint8Array {
   assert(elem.kind !== 'flex');
   const out = new Uint8Array(elem.size * values.length);
   const v = viewOf(out);
-  for (let i = 0; i < values.length; i++) encodeType(elem, v, i * elem.size, values[i], `[${i}]`);
+  const write = writerOf(elem);
+  for (let i = 0; i < values.length; i++) write(v, i * elem.size, values[i], '', `[${i}]`);
   return out;
 }
 

@@ -180,8 +180,16 @@ export type FlexFieldName<L extends StructLayout<any>> = {
   [K in FieldName<L>]: FieldsOf<L>[K] extends FlexType ? K : never;
 }[FieldName<L>];
 
+/** Members by name, built on first lookup (offsetofend runs inside ioctls). */
+const memberIndex = new WeakMap<StructLayout<any>, ReadonlyMap<string, Member>>();
+
 export function member<L extends StructLayout<any>>(layout: L, field: FieldName<L>): Member {
-  const m = layout.members.find((x) => x.name === field);
+  let index = memberIndex.get(layout);
+  if (!index) {
+    index = new Map(layout.members.map((x) => [x.name, x]));
+    memberIndex.set(layout, index);
+  }
+  const m = index.get(field);
   assert(m, `struct ${layout.name} has no member '${field}'`);
   return m;
 }

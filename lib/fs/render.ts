@@ -1,31 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * Materializes a desired SysTree into a memfs volume and keeps it in step: after every model
- * change the renderer adds, updates and removes exactly what differs. memfs stays a dumb store;
- * writes through `machine.fs` to an attribute reach its `store` through a per-inode hook.
+ * Materializes the desired /sys (and /dev) into a memfs volume and keeps it in step. The tree
+ * comes as fragments, one per kernel object; a change costs what it changed: a fragment handed
+ * in again unchanged is skipped, a changed one is diffed against its previous nodes, and only
+ * the paths that appear, go or change kind touch the volume. Attribute files hold no bytes:
+ * their inodes compute `show()` when read (once per model change, as a seq_file read does per
+ * open), and writes through `machine.fs` reach `store` — both through per-inode hooks, so memfs
+ * stays a dumb store.
  */
 import type { Volume } from 'memfs';
 import { constants } from 'node:fs';
 import { KernelError, isKernelError } from '../errno';
-import type { Attribute, SysNode, SysTree } from '../kernfs/attribute';
+import type { Attribute, SysFragment, SysNode } from '../kernfs/attribute';
 import { makedev } from '../drivers/char_dev';
 import { toNodeFsError } from './node_errors';
 
 interface MemfsNode {
   mode: number;
-  getSize(): number;
   rdev: number;
   uid: number;
   gid: number;
   getBuffer(): Buffer;
-  setBuffer(b: Buffer): void;
+  getSize(): number;
+  read(buf: Uint8Array, off?: number, len?: number, pos?: number): number;
   write(buf: Buffer, off?: number, len?: number, pos?: number): number;
   truncate(len?: number): void;
-}
-
-interface Rendered {
-  readonly kind: SysNode['kind'];
-  readonly sig: string;
 }
 
 /** sysfs gives a text attribute the size of its buffer. @see fs/sysfs/file.c:sysfs_add_file_mode_ns */
@@ -39,22 +38,12 @@ export const attrContent = (a: Attribute): Buffer => {
   return typeof v === 'string' ? Buffer.from(v, 'latin1') : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 };
 
-const depthOf = (p: string): number => {
-  let d = 0;
-  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 47) d++;
-  return d;
-};
+const parentOf = (p: string): string => p.slice(0, p.lastIndexOf('/'));
 
-/** Paths by depth (parents first, or children first), then by name; depths computed once. */
-function byDepth(paths: Iterable<string>, childrenFirst = false): string[] {
-  const keyed = [...paths].map((p) => [depthOf(p), p] as const);
-  keyed.sort((a, b) => (childrenFirst ? b[0] - a[0] : a[0] - b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  return keyed.map((k) => k[1]);
-}
+/** A directory no fragment names, there because something below it is (identity marks it). */
+const IMPLIED_DIR: SysNode = { kind: 'dir' };
 
-const DIR_0755 = `dir:${0o755}`;
-
-function sigOf(p: string, n: SysNode): string {
+function sigOf(n: SysNode): string {
   switch (n.kind) {
     case 'dir':
       return `dir:${n.mode ?? 0o755}`;
@@ -63,17 +52,23 @@ function sigOf(p: string, n: SysNode): string {
     case 'chardev':
       return `chr:${n.mode}:${n.major}:${n.minor}:${n.uid ?? 0}:${n.gid ?? 0}`;
     case 'file':
-      return `file:${p}`;
+      return 'file';
   }
 }
 
 export class MemfsRenderer {
-  private current = new Map<string, Rendered>();
-  /** Inodes of rendered attribute files, so updates need no path walk. */
-  private readonly nodes = new Map<string, MemfsNode>();
-  /** The mode each attribute file was rendered with: a chmod (kernfs keeps it) survives re-renders. */
-  private readonly modes = new Map<string, number>();
-  private desired: SysTree = new Map();
+  /** What the volume holds at each path: the node a fragment named, or IMPLIED_DIR. */
+  private readonly current = new Map<string, SysNode>();
+  /** Entries directly below each rendered directory (an implied one goes when this drops to 0). */
+  private readonly children = new Map<string, number>();
+  /** The fragment whose node is at each named path. */
+  private readonly owner = new Map<string, SysFragment>();
+  private fragments = new Map<string, SysFragment>();
+  private list: readonly SysFragment[] = [];
+  /** Directories whose mode is not 0755 (the 0555 mount point). */
+  private readonly special = new Map<string, number>();
+  /** `show()` output since the last model change or store, per attribute path. */
+  private contents = new Map<string, Buffer>();
 
   constructor(
     private readonly vol: Volume,
@@ -82,7 +77,7 @@ export class MemfsRenderer {
 
   /** The node the tree currently puts at `path` (after resolving nothing). */
   lookup(path: string): SysNode | undefined {
-    return this.desired.get(path);
+    return this.owner.get(path)?.nodes.get(path);
   }
 
   private node(path: string): MemfsNode {
@@ -91,112 +86,198 @@ export class MemfsRenderer {
     return core.getLinkOrThrow(path).getNode();
   }
 
-  apply(tree: SysTree): void {
-    // Parent directories are implied by their children; make them explicit so they get 0755.
-    for (const p of [...tree.keys()]) {
-      for (let d = p.slice(0, p.lastIndexOf('/')); d; d = d.slice(0, d.lastIndexOf('/'))) {
-        if (tree.has(d)) break;
-        tree.set(d, { kind: 'dir' });
+  /** Bring the volume in step with `fragments` (every fragment, each key once). */
+  apply(fragments: readonly SysFragment[]): void {
+    // The model changed: attribute contents are computed again when next read.
+    this.contents = new Map();
+    const gone: string[] = [];
+    const changed = new Map<string, { frag: SysFragment; node: SysNode }>();
+    const diff = (old: SysFragment | undefined, f: SysFragment) => {
+      if (old) for (const p of old.nodes.keys()) if (!f.nodes.has(p)) gone.push(p);
+      for (const [p, node] of f.nodes) {
+        if (old?.nodes.get(p) === node) continue;
+        const other = changed.get(p);
+        if (other) throw new Error(`sysfs path ${p} is in fragments ${other.frag.key} and ${f.key}`);
+        changed.set(p, { frag: f, node });
       }
+    };
+    // Usually the same fragments in the same order, a few of them rebuilt: compare by position.
+    const last = this.list;
+    let samePlaces = fragments.length === last.length;
+    const rebuilt: number[] = [];
+    for (let i = 0; samePlaces && i < fragments.length; i++) {
+      if (fragments[i] === last[i]) continue;
+      if (fragments[i]!.key !== last[i]!.key) samePlaces = false;
+      else rebuilt.push(i);
     }
-    this.desired = tree;
+    let next = this.fragments;
+    if (samePlaces) {
+      for (const i of rebuilt) diff(last[i], fragments[i]!);
+    } else {
+      next = new Map<string, SysFragment>();
+      for (const f of fragments) {
+        if (next.has(f.key)) throw new Error(`sysfs fragment ${f.key} given twice`);
+        next.set(f.key, f);
+        const old = this.fragments.get(f.key);
+        if (old !== f) diff(old, f);
+      }
+      for (const [k, old] of this.fragments) if (!next.has(k)) for (const p of old.nodes.keys()) gone.push(p);
+    }
+    for (const [p, c] of changed) {
+      const o = this.owner.get(p)?.key;
+      const holder = o === undefined || o === c.frag.key ? undefined : samePlaces ? fragments.find((f) => f.key === o) : next.get(o);
+      if (holder?.nodes.has(p)) throw new Error(`sysfs path ${p} is in fragments ${o} and ${c.frag.key}`);
+    }
+    if (samePlaces) for (const i of rebuilt) this.fragments.set(fragments[i]!.key, fragments[i]!);
+    else this.fragments = next;
+    this.list = fragments;
+    if (gone.length === 0 && changed.size === 0) return;
+
     // memfs checks directory permissions against the real process even for root: open up the
     // read-only directories (the 0555 mount point) while the tree changes.
-    const chmods = new Set<string>();
-    for (const [p, r] of this.current) {
-      if (r.kind === 'dir' && r.sig !== DIR_0755) {
-        this.vol.chmodSync(p, 0o755);
-        chmods.add(p);
-      }
-    }
-    // Remove what is gone or changed kind/target, deepest first; a removed directory takes its
-    // whole subtree with it.
-    const stale = byDepth(
-      [...this.current.entries()]
-        .filter(([p, r]) => {
-          const want = tree.get(p);
-          return !want || want.kind !== r.kind || (r.kind !== 'file' && r.kind !== 'dir' && sigOf(p, want) !== r.sig);
-        })
-        .map(([p]) => p),
-      true,
-    );
-    for (const p of stale) {
+    for (const p of this.special.keys()) this.vol.chmodSync(p, 0o755);
+    for (const p of gone) {
+      if (changed.has(p)) continue; // moved to another fragment
+      this.owner.delete(p);
       const r = this.current.get(p);
       if (!r) continue;
-      if (r.kind === 'dir') {
-        this.vol.rmSync(p, { recursive: true, force: true });
-        for (const q of [...this.current.keys()]) if (q.startsWith(`${p}/`)) this.forget(q);
-      } else this.vol.unlinkSync(p);
-      this.forget(p);
-      chmods.delete(p);
+      if (r.kind === 'dir' && (this.children.get(p) ?? 0) > 0) {
+        // Still holds entries of other objects: it stays as a plain directory (and goes with the last of them).
+        this.current.set(p, IMPLIED_DIR);
+        this.special.delete(p);
+      } else this.remove(p);
     }
-
-    const paths = byDepth(tree.keys());
-    for (const p of paths) {
-      const n = tree.get(p)!;
-      const have = this.current.get(p);
-      const sig = sigOf(p, n);
-      switch (n.kind) {
-        case 'dir':
-          if (!have) this.vol.mkdirSync(p);
-          if (!have || have.sig !== sig) chmods.add(p);
-          break;
-        case 'link':
-          if (!have) {
-            this.vol.symlinkSync(n.target, p);
-            // kernfs links are lrwxrwxrwx (memfs would make them 0666).
-            this.node(p).mode = constants.S_IFLNK | 0o777;
-          }
-          break;
-        case 'chardev': {
-          if (have) break;
-          this.vol.writeFileSync(p, '');
-          const node = this.node(p);
-          node.mode = constants.S_IFCHR | n.mode;
-          node.rdev = makedev(n.major, n.minor);
-          node.uid = n.uid ?? 0;
-          node.gid = n.gid ?? 0;
-          break;
-        }
-        case 'file': {
-          let node = this.nodes.get(p);
-          if (!have || !node) {
-            this.vol.writeFileSync(p, '');
-            node = this.node(p);
-            this.nodes.set(p, node);
-            this.hook(p, node);
-            // Binary attributes have their real size; text attributes one page, whatever show() says.
-            if (!n.attr.binary) node.getSize = () => TEXT_ATTR_SIZE;
-          }
-          const content = attrContent(n.attr);
-          if (!node.getBuffer().equals(content)) node.setBuffer(content);
-          if (this.modes.get(p) !== n.attr.mode) {
-            node.mode = constants.S_IFREG | n.attr.mode;
-            this.modes.set(p, n.attr.mode);
-          }
-          break;
-        }
-      }
-      this.current.set(p, { kind: n.kind, sig });
+    for (const [p, c] of changed) {
+      this.owner.set(p, c.frag);
+      this.put(p, c.node);
     }
     // sysfs directories are 0755 (memfs would create 0777); the mount point itself is 0555.
-    for (const p of chmods) {
-      const n = tree.get(p);
-      if (n?.kind === 'dir') this.vol.chmodSync(p, n.mode ?? 0o755);
+    for (const [p, mode] of this.special) this.vol.chmodSync(p, mode);
+  }
+
+  /** Create or update one named node, its missing parents first. */
+  private put(p: string, n: SysNode): void {
+    const have = this.current.get(p);
+    if (have && have.kind === n.kind && (n.kind === 'dir' || n.kind === 'file' || sigOf(have) === sigOf(n))) {
+      if (n.kind === 'dir') this.setDirMode(p, n.mode ?? 0o755, sigOf(have) !== sigOf(n));
+      // The attribute's own mode changed; otherwise a chmod (kernfs keeps it) survives.
+      if (n.kind === 'file' && have.kind === 'file' && have.attr.mode !== n.attr.mode) this.node(p).mode = constants.S_IFREG | n.attr.mode;
+      this.current.set(p, n);
+      return;
     }
+    if (have) this.remove(p, true);
+    this.ensureParent(p);
+    switch (n.kind) {
+      case 'dir':
+        this.vol.mkdirSync(p, 0o755);
+        this.setDirMode(p, n.mode ?? 0o755, false);
+        break;
+      case 'link':
+        this.vol.symlinkSync(n.target, p);
+        // kernfs links are lrwxrwxrwx (memfs would make them 0666).
+        this.node(p).mode = constants.S_IFLNK | 0o777;
+        break;
+      case 'chardev': {
+        this.vol.writeFileSync(p, '');
+        const node = this.node(p);
+        node.mode = constants.S_IFCHR | n.mode;
+        node.rdev = makedev(n.major, n.minor);
+        node.uid = n.uid ?? 0;
+        node.gid = n.gid ?? 0;
+        break;
+      }
+      case 'file': {
+        this.vol.writeFileSync(p, '');
+        const node = this.node(p);
+        this.hook(p, node);
+        node.mode = constants.S_IFREG | n.attr.mode;
+        break;
+      }
+    }
+    this.current.set(p, n);
+    this.adopt(p);
   }
 
-  private forget(p: string): void {
+  private setDirMode(p: string, mode: number, chmodNow: boolean): void {
+    if (mode !== 0o755) this.special.set(p, mode);
+    else if (this.special.delete(p) || chmodNow) this.vol.chmodSync(p, mode);
+  }
+
+  /** Parent directories are implied by their children: create the missing ones, 0755. */
+  private ensureParent(p: string): void {
+    const d = parentOf(p);
+    if (!d || this.current.has(d)) return;
+    this.ensureParent(d);
+    this.vol.mkdirSync(d, 0o755);
+    this.current.set(d, IMPLIED_DIR);
+    this.adopt(d);
+  }
+
+  private adopt(p: string): void {
+    const d = parentOf(p);
+    if (d) this.children.set(d, (this.children.get(d) ?? 0) + 1);
+  }
+
+  /** Take `p` (and, for a directory, whatever is below it) off the volume; an implied parent left empty goes too. */
+  private remove(p: string, replacing = false): void {
+    const r = this.current.get(p);
+    if (!r) return;
+    if (r.kind === 'dir') {
+      this.vol.rmSync(p, { recursive: true, force: true });
+      if ((this.children.get(p) ?? 0) > 0)
+        for (const q of [...this.current.keys()]) if (q.startsWith(`${p}/`)) this.forget(q, true);
+    } else this.vol.unlinkSync(p);
+    this.forget(p, replacing);
+  }
+
+  private forget(p: string, keepParent: boolean): void {
     this.current.delete(p);
-    this.nodes.delete(p);
-    this.modes.delete(p);
+    this.children.delete(p);
+    this.special.delete(p);
+    const d = parentOf(p);
+    if (!d || !this.current.has(d)) return;
+    const left = (this.children.get(d) ?? 1) - 1;
+    this.children.set(d, left);
+    if (left === 0 && !keepParent && this.current.get(d) === IMPLIED_DIR) this.remove(d);
   }
 
-  /** Route memfs writes on this inode to the attribute's store; truncation is a no-op, as in sysfs. */
+  /** Attribute contents are computed again at their next read (after any store). */
+  invalidateContents(): void {
+    if (this.contents.size) this.contents = new Map();
+  }
+
+  /** The attribute's bytes as of the current model: `show()` at the first read since the last change or store. */
+  private content(path: string): Buffer {
+    let c = this.contents.get(path);
+    if (!c) {
+      const n = this.lookup(path);
+      c = n?.kind === 'file' ? attrContent(n.attr) : Buffer.alloc(0);
+      this.contents.set(path, c);
+    }
+    return c;
+  }
+
+  /**
+   * An attribute inode: reads and stat see `show()`'s output, writes run `store`, truncation is
+   * a no-op, as in sysfs.
+   */
   private hook(path: string, node: MemfsNode): void {
+    node.getBuffer = () => Buffer.from(this.content(path));
+    // Binary attributes have their real size; text attributes one page, whatever show() says.
+    node.getSize = () => {
+      const n = this.lookup(path);
+      return n?.kind === 'file' && n.attr.binary ? this.content(path).length : TEXT_ATTR_SIZE;
+    };
+    node.read = (buf: Uint8Array, off = 0, len = buf.byteLength, pos = 0) => {
+      const c = this.content(path);
+      if (pos >= c.length) return 0;
+      const n = Math.max(0, Math.min(len, buf.byteLength - off, c.length - pos));
+      buf.set(c.subarray(pos, pos + n), off);
+      return n;
+    };
     node.truncate = () => undefined;
     node.write = (buf: Buffer, off = 0, len = buf.length - off, pos = 0) => {
-      const n = this.desired.get(path);
+      const n = this.lookup(path);
       if (!n || n.kind !== 'file') throw toNodeFsError(new KernelError('ENOENT'), 'write', path);
       try {
         return this.storeHook(path, n.attr, buf.subarray(off, off + len), pos);

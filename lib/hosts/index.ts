@@ -21,13 +21,31 @@ export function builtinHostPath(name: string): string | undefined {
   return fs.existsSync(p) ? p : undefined;
 }
 
+/**
+ * Parsed built-in hosts, keyed by file and checked against its mtime and size: every
+ * `createMachine('intel-vtd-server')` used to re-read, re-parse and re-validate the YAML. The
+ * cached Topology is deeply frozen, so no caller can change what the next one gets.
+ */
+const builtinCache = new Map<string, { mtimeMs: number; size: number; topology: Topology }>();
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x !== 'object' || x === null || Object.isFrozen(x) || ArrayBuffer.isView(x)) return x;
+  for (const v of Object.values(x)) deepFreeze(v);
+  return Object.freeze(x);
+}
+
 export function loadBuiltinHost(name: string): Topology {
   const p = builtinHostPath(name);
   if (!p)
     throw new TopologyError([
       { file: `<builtin:${name}>`, path: '', message: `no built-in host named ${JSON.stringify(name)} (have: ${builtinHostNames().join(', ')})` },
     ]);
-  return parseTopology(fs.readFileSync(p, 'utf8'), { file: p });
+  const st = fs.statSync(p);
+  const hit = builtinCache.get(p);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.topology;
+  const topology = deepFreeze(parseTopology(fs.readFileSync(p, 'utf8'), { file: p }));
+  builtinCache.set(p, { mtimeMs: st.mtimeMs, size: st.size, topology });
+  return topology;
 }
 
 /**

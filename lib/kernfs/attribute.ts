@@ -29,3 +29,14 @@ export type SysNode =
 
 /** Absolute path → node. Parent directories are implied. */
 export type SysTree = Map<string, SysNode>;
+
+/**
+ * The nodes one kernel object contributes (a device, a group, a driver, …), under a key naming
+ * the object. The renderer diffs a fragment only when it is handed a different object for a key:
+ * a builder that hands back the same fragment for an unchanged object makes a change cost what
+ * it changed.
+ */
+export interface SysFragment {
+  readonly key: string;
+  readonly nodes: SysTree;
+}

@@ -74,6 +74,13 @@ test('net: a NIC on a network driver has its interface (udev path name, or the t
   t.deepEqual(violations(validateSysfsTree(n.fs, '/sys', { kernelVersion: '6.8', strict: true })), []);
 });
 
+test('net: a NIC off PCI domain 0 has the domain in its path name; a name already taken stays the kernel’s eth<n>', (t) => {
+  const m = machine({ devices: [nic('0000:00:03.0'), nic('0001:00:03.0'), nic('0000:00:04.0', { ifname: 'enp0s3' })] });
+  t.deepEqual(ls(m, '/sys/class/net'), ['enP1p0s3', 'enp0s3', 'eth0']);
+  t.is(String(m.fs.readlinkSync('/sys/class/net/enp0s3')), '../../devices/pci0000:00/0000:00:03.0/net/enp0s3');
+  t.is(read(m, '/sys/class/net/eth0/uevent'), 'INTERFACE=eth0\nIFINDEX=3\n');
+});
+
 test('intel-iommu/ and amd-iommu/ attribute groups', (t) => {
   const i = createMachine('intel-vtd-server');
   const d = '/sys/class/iommu/dmar0/intel-iommu';

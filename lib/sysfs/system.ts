@@ -137,13 +137,50 @@ function nodeMeminfo(id: number, bytes: bigint): string {
   return line('MemTotal', kb) + line('MemFree', kb - kb / 8n) + line('MemUsed', kb / 8n);
 }
 
-/** The net class device of a NIC bound to a network driver, or undefined. */
-export function netdevOf(host: Host, d: PciDevice): { name: string; mac: string; ifindex: number } | undefined {
-  if (!isNetdev(d)) return undefined;
-  const index = host.devices.filter(isNetdev).indexOf(d);
-  const name = d.spec.ifname ?? predictableName(d);
-  const mac = d.spec.mac ?? `02:00:${[d.domain & 0xff, d.bus, d.slot, d.func].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
-  return { name, mac, ifindex: index + 2 };
+/** A NIC's net class device: its interface name, MAC address and ifindex. */
+export interface Netdev {
+  readonly name: string;
+  readonly mac: string;
+  readonly ifindex: number;
+}
+
+/** The net devices registered now, and the last ifindex handed out, per machine. */
+interface NetState {
+  readonly registered: Map<PciDevice, Netdev>;
+  last: number;
+}
+const netState = new WeakMap<Host, NetState>();
+
+/**
+ * The net class device of every NIC bound to a network driver. A NIC that has just got its
+ * driver registers a net device: the ifindex after the last one handed out (loopback has 1, so
+ * the first NIC at boot gets 2), kept until the driver lets go, never renumbered when others go.
+ * @see net/core/dev.c:dev_index_reserve (xa_alloc_cyclic from net->ifindex; dev_new_index before 6.6)
+ * @note emulation: a name another NIC already has (a topology `ifname` equal to a path name)
+ * stays the kernel's `eth<n>` (the lowest free), as when udev's rename fails with EEXIST.
+ */
+export function netdevs(host: Host): ReadonlyMap<PciDevice, Netdev> {
+  let st = netState.get(host);
+  if (!st) netState.set(host, (st = { registered: new Map(), last: 1 }));
+  const { registered } = st;
+  // Unregister the net devices of NICs that lost their driver or left the machine.
+  let kept = 0;
+  for (const d of host.devices) if (registered.has(d) && isNetdev(d)) kept++;
+  if (kept < registered.size) {
+    const present = new Set(host.devices);
+    for (const d of [...registered.keys()]) if (!present.has(d) || !isNetdev(d)) registered.delete(d);
+  }
+  let names: Set<string> | undefined;
+  for (const d of host.devices) {
+    if (!isNetdev(d) || registered.has(d)) continue;
+    names ??= new Set([...registered.values()].map((n) => n.name));
+    let name = d.spec.ifname ?? predictableName(d);
+    for (let k = 0; names.has(name); k++) name = `eth${k}`;
+    names.add(name);
+    const mac = d.spec.mac ?? `02:00:${[d.domain & 0xff, d.bus, d.slot, d.func].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
+    registered.set(d, { name, mac, ifindex: ++st.last });
+  }
+  return registered;
 }
 
 /**
@@ -155,18 +192,17 @@ const NON_NET_DRIVERS = new Set(['vfio-pci', 'pci-stub', 'virtio-pci']);
 const isNetdev = (d: PciDevice) => d.class >> 16 === 0x02 && d.driver !== null && !NON_NET_DRIVERS.has(d.driver) && !d.removed;
 
 /**
- * The name udev gives by path when firmware names nothing: `enp<bus>s<slot>[f<func>]`, the
- * function only on multi-function devices. @see systemd src/udev/udev-builtin-net_id.c (ID_NET_NAME_PATH)
+ * The name udev gives by path when firmware names nothing: `en[P<domain>]p<bus>s<slot>[f<func>]`,
+ * the domain only when it is not 0, the function only on multi-function devices.
+ * @see systemd src/udev/udev-builtin-net_id.c:get_pci_slot_specifiers (ID_NET_NAME_PATH)
  */
 function predictableName(d: PciDevice): string {
   const multi = (d.spec.multifunction ?? false) || d.config[0x0e]! & 0x80 || d.func > 0;
-  return `enp${d.bus}s${d.slot}${multi ? `f${d.func}` : ''}`;
+  return `en${d.domain > 0 ? `P${d.domain}` : ''}p${d.bus}s${d.slot}${multi ? `f${d.func}` : ''}`;
 }
 
 /** `<device>/net/<ifname>/…` and `/sys/class/net/<ifname>`. @see net/core/net-sysfs.c:net_class_attrs */
-export function addNetdev(t: SysTree, host: Host, d: PciDevice, link: (p: string, target: string) => void): void {
-  const nd = netdevOf(host, d);
-  if (!nd) return;
+export function addNetdev(t: SysTree, d: PciDevice, nd: Netdev, link: (p: string, target: string) => void): void {
   const file = (dir: string, a: Attribute) => t.set(`${dir}/${a.name}`, { kind: 'file', attr: a });
   const dir = `${d.sysfsPath}/net/${nd.name}`;
   t.set(dir, { kind: 'dir' });

@@ -36,6 +36,7 @@ const cases: [string, string, string, RegExp][] = [
   ['ACPI and device-tree entries on one host', with_((d) => (d.iommus = [{ driver: 'arm-smmu-v3', base: '0x9050000' }], d.arch = 'aarch64', d.firmware = { its: [{ base: '0x202100000' }], dtIommuAddresses: [{ device: '0000:00:03.0', iova: '0x80000000', length: '0x1000' }] })), 'firmware.dtIommuAddresses', /ACPI \(firmware\.its\) or a device tree, not both/],
   ['vendor too large', with_((d) => (d.devices[0].vendor = 70000)), 'devices[0].vendor', /integer 0..0xffff/],
   ['duplicate bdf', with_((d) => d.devices.push({ ...d.devices[0] })), 'devices[1].bdf', /duplicate device 0000:00:03\.0/],
+  ['duplicate ifname', with_((d) => { d.devices[0].ifname = 'eth7'; d.devices.push({ ...d.devices[0], bdf: '0000:00:04.0' }); }), 'devices[1].ifname', /interface eth7 is also devices\[0\]'s/],
   ['parent missing', with_((d) => (d.devices[0].parent = '0000:00:01.0')), 'devices[0].parent', /no device 0000:00:01\.0/],
   ['parent not a bridge', with_((d) => { d.devices.push({ bdf: '0000:00:01.0', vendor: 1, device: 2, class: '0x020000' }); d.devices[0].parent = '0000:00:01.0'; }), 'devices[0].parent', /not a PCI bridge/],
   ['unknown iommu unit', with_((d) => (d.devices[0].iommu = 'dmar7')), 'devices[0].iommu', /no IOMMU unit named "dmar7"/],

@@ -332,7 +332,7 @@ export interface DeviceSpec {
   readonly msix: number;
   readonly intx: boolean;
   readonly streamIds?: readonly number[];
-  /** NICs on a network driver: the interface name (default: udev's path name, enp<bus>s<slot>[f<fn>]) and MAC. */
+  /** NICs on a network driver: the interface name (default: udev's path name, en[P<domain>]p<bus>s<slot>[f<fn>]) and MAC. */
   readonly ifname?: string;
   readonly mac?: string;
   readonly startDma?: bigint;
@@ -571,6 +571,13 @@ function normalize(raw: RawTopology, file: string): Topology {
   (raw.devices as Raw[]).forEach((d, i) => {
     if (bdfs.has(d.bdf)) bad(`devices[${i}].bdf`, `duplicate device ${d.bdf} (first at devices[${bdfs.get(d.bdf)}])`);
     else bdfs.set(d.bdf, i);
+  });
+  // Interface names are unique: register_netdevice refuses a taken one (EEXIST).
+  const ifnames = new Map<string, number>();
+  (raw.devices as Raw[]).forEach((d, i) => {
+    if (d.ifname === undefined) return;
+    if (ifnames.has(d.ifname)) bad(`devices[${i}].ifname`, `interface ${d.ifname} is also devices[${ifnames.get(d.ifname)}]'s`);
+    else ifnames.set(d.ifname, i);
   });
   const isBridge = (bdf: string) => {
     const i = bdfs.get(bdf);

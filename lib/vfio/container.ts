@@ -10,7 +10,7 @@ import { MISC_MAJOR } from '../drivers/char_dev';
 import { KernelError, isKernelError, kerr } from '../errno';
 import type { File, FileOperations } from '../task/file_table';
 import type { Task } from '../task/sched';
-import { VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU } from '../uapi';
+import { VFIO_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_GET_API_VERSION, VFIO_NOIOMMU_IOMMU, VFIO_SET_IOMMU } from '../uapi/vfio';
 import { VfioGroup, VfioGroupType } from './group';
 import { VFIO_MINOR } from './vfio_main';
 import type { VfioState } from './vfio_main';

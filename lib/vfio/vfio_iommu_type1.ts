@@ -5,20 +5,13 @@
  * the kernel's order of checks, and the dirty-page tracking ioctl.
  * Studied against the newest type1 (c. v6.19); older behaviour switched by KernelProfile rows.
  */
-import {
-  PAGE_SHIFT,
-  PAGE_SIZE,
-  TASK_SIZE,
-  copyFromUser,
-  copyStructToUser,
-  decode,
-  encode,
-  offsetofend,
-  vfioArgszFromUser,
-  vfioInfoAddCapability,
-  vfioInfoCapShift,
-  copyToUser,
-} from '../abi';
+// Hot path: constants and helpers come from their defining modules, not through the `export *`
+// getters of the area indexes.
+import { PAGE_SHIFT, PAGE_SIZE, TASK_SIZE } from '../kernel/page';
+import { copyFromUser, copyStructToUser, copyToUser, vfioArgszFromUser } from '../abi/uaccess';
+import { decode, encode } from '../abi/codec';
+import { offsetofend } from '../abi/layout';
+import { vfioInfoAddCapability, vfioInfoCapShift } from '../abi/cap_chain';
 import { capable } from '../cred';
 import { PAGE_MASK } from '../kernel/page';
 import { isKernelError, kerr } from '../errno';
@@ -64,7 +57,7 @@ import {
   vfio_iommu_type1_info_cap_iova_range,
   vfio_iommu_type1_info_cap_migration,
   vfio_iommu_type1_info_dma_avail,
-} from '../uapi';
+} from '../uapi/vfio';
 import type { VfioIommuDriverOps } from './container';
 import { vfioRegisterIommuDriver } from './container';
 import { DmaTree } from './dma_tree';
@@ -605,11 +598,14 @@ function vfioIommuType1GetInfo(iommu: VfioIommu, arg: bigint, current: Task): nu
   return 0;
 }
 
+const MAP_DMA_MINSZ = offsetofend(vfio_iommu_type1_dma_map, 'size');
+const UNMAP_DMA_MINSZ = offsetofend(vfio_iommu_type1_dma_unmap, 'size');
+
 /** @see drivers/vfio/vfio_iommu_type1.c:vfio_iommu_type1_map_dma */
 function vfioIommuType1MapDma(iommu: VfioIommu, arg: bigint, current: Task): number {
   const mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | (iommu.st.kernel.has('vfio_update_vaddr') ? VFIO_DMA_MAP_FLAG_VADDR : 0);
   const mem = current.mm;
-  const minsz = offsetofend(vfio_iommu_type1_dma_map, 'size');
+  const minsz = MAP_DMA_MINSZ;
   const map = decode(vfio_iommu_type1_dma_map, copyFromUser(mem, arg, minsz), 0, minsz);
   if (map.argsz < minsz || map.flags & ~mask) throw kerr('EINVAL');
   vfioDmaDoMap(iommu, map, current);
@@ -624,7 +620,7 @@ function vfioIommuType1UnmapDma(iommu: VfioIommu, arg: bigint, current: Task): n
   if (kernel.has('vfio_migration_cap')) mask |= VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
   if (kernel.has('vfio_unmap_all')) mask |= VFIO_DMA_UNMAP_FLAG_ALL;
   if (kernel.has('vfio_update_vaddr')) mask |= VFIO_DMA_UNMAP_FLAG_VADDR;
-  const minsz = offsetofend(vfio_iommu_type1_dma_unmap, 'size');
+  const minsz = UNMAP_DMA_MINSZ;
   const unmap = decode(vfio_iommu_type1_dma_unmap, copyFromUser(mem, arg, minsz), 0, minsz);
   if (unmap.argsz < minsz || unmap.flags & ~mask) throw kerr('EINVAL');
   const getBitmap = (unmap.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0;

@@ -172,7 +172,7 @@ nsTest('SIGTERM to iommu-emu run reaches the program and the run directory is st
   const before = leftovers();
   // The shell cannot exec its last command here, so the sleep is a grandchild that must die too.
   const marker = `sleep 29.${process.pid}`;
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', BIN, 'run', '--', 'sh', '-c', `cat /sys/kernel/iommu_groups/2/type >/dev/null; echo ready; ${marker}; echo after`], {
+  const child = spawn(process.execPath, ['-r', path.join(__dirname, '..', '..', '..', 'scripts', 'ts-register.js'), BIN, 'run', '--', 'sh', '-c', `cat /sys/kernel/iommu_groups/2/type >/dev/null; echo ready; ${marker}; echo after`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TMPDIR: TEST_TMP },
   });

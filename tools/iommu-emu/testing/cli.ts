@@ -24,7 +24,7 @@ const isRoot = process.getuid?.() === 0;
 
 /** The argv that runs the CLI as `who`. */
 export function cliArgv(args: string[], who: 'me' | 'nobody' = 'me'): [string, string[]] {
-  const node = [process.execPath, '-r', 'ts-node/register/transpile-only', BIN, ...args];
+  const node = [process.execPath, '-r', path.join(__dirname, '..', '..', '..', 'scripts', 'ts-register.js'), BIN, ...args];
   if (who === 'me') return [node[0]!, node.slice(1)];
   return ['setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', ...node]];
 }
