@@ -31,6 +31,8 @@ export const ERRNO = {
   ESPIPE: [29, 'Illegal seek'],
   EROFS: [30, 'Read-only file system'],
   ERANGE: [34, 'Numerical result out of range'],
+  /** EDEADLOCK is the same number on x86 and arm64. */
+  EDEADLK: [35, 'Resource deadlock avoided'],
   ENAMETOOLONG: [36, 'File name too long'],
   ENOSYS: [38, 'Function not implemented'],
   ENOTEMPTY: [39, 'Directory not empty'],
