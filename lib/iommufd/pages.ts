@@ -55,6 +55,8 @@ export interface AllocPagesOptions {
   /** CAP_IPC_LOCK: no RLIMIT_MEMLOCK accounting. */
   ipcLock?: boolean;
   sourceMm?: unknown;
+  /** Fault injection at the kzalloc: ENOMEM. */
+  fail?: () => boolean;
 }
 
 /**
@@ -65,5 +67,6 @@ export interface AllocPagesOptions {
 export function ioptAllocPages(uptr: bigint, length: bigint, writable: boolean, opts: AllocPagesOptions = {}): IoptPages {
   if (length > SIZE_MAX - PAGE_SIZE || length === 0n) throw kerr('EINVAL');
   if (uptr + length > SIZE_MAX) throw kerr('EOVERFLOW');
+  if (opts.fail?.()) throw kerr('ENOMEM');
   return new IoptPages(uptr, length, writable, opts.ipcLock ? 'none' : 'user', opts.sourceMm);
 }
