@@ -208,9 +208,22 @@ export class IoPagetable {
     return this.domainList;
   }
 
+  /** Index of the first area whose last >= iova (areas are sorted and disjoint). */
+  private areaLowerBound(iova: bigint): number {
+    let lo = 0;
+    let hi = this.areaList.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.areaList[mid]!.last < iova) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** iopt_area_iter_first */
   areaIterFirst(start: bigint, last: bigint): IoptArea | undefined {
-    return this.areaList.find((a) => intersects(a, start, last));
+    const a = this.areaList[this.areaLowerBound(start)];
+    return a && a.start <= last ? a : undefined;
   }
 
   /** iopt_reserved_iter_first */
@@ -301,13 +314,12 @@ export class IoPagetable {
   }
 
   private insertArea(area: IoptArea): void {
-    const i = this.areaList.findIndex((a) => a.start > area.start);
-    this.areaList.splice(i < 0 ? this.areaList.length : i, 0, area);
+    this.areaList.splice(this.areaLowerBound(area.start), 0, area);
   }
 
   private removeArea(area: IoptArea): void {
-    const i = this.areaList.indexOf(area);
-    if (i >= 0) this.areaList.splice(i, 1);
+    const i = this.areaLowerBound(area.start);
+    if (this.areaList[i] === area) this.areaList.splice(i, 1);
   }
 
   /**
@@ -375,7 +387,7 @@ export class IoPagetable {
     const release = () => out.forEach((e) => e.pages.put());
     let cur = iova;
     for (;;) {
-      const area = this.areaList.find((a) => a.start <= cur && cur <= a.last);
+      const area = this.areaIterFirst(cur, cur);
       if (!area || (out.length > 0 && area.start !== cur)) break;
       try {
         this.alloc();

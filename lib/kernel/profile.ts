@@ -117,8 +117,8 @@ export const FEATURES = {
   },
   vfio_caps_aligned: {
     since: '6.6',
-    what: 'VFIO capability chains are padded to 8 bytes',
-    source: 'drivers/vfio/vfio_main.c:vfio_info_cap_add ("vfio: align capability structures")',
+    what: 'VFIO capability chains are padded to 8 bytes (type1 and iommufd\'s VFIO compat GET_INFO alike)',
+    source: 'drivers/vfio/vfio_main.c:vfio_info_cap_add and drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_iommu_get_info ("vfio: align capability structures", a881b496)',
   },
   vfio_dma_eoverflow: {
     since: '6.18-rc4',
@@ -227,6 +227,11 @@ export const FEATURES = {
     since: '6.11',
     what: 'IOMMU_FAULT_QUEUE_ALLOC (fault fd: read page faults, write responses), IOMMU_HWPT_FAULT_ID_VALID and iommu_hwpt_alloc.fault_id (48 bytes)',
     source: 'pull "iommufd updates" merge ef7c8f2b1fb4 ("IO Page Fault Reporting to userspace via iommufd"; release recalled)',
+  },
+  iommufd_compat_unmap_empty_ok: {
+    since: '6.13',
+    what: 'VFIO compat UNMAP_DMA of a range with nothing mapped succeeds with size 0 (was ENOENT)',
+    source: 'afb47765f923 "iommufd: Make vfio_compats unmap succeed if the range is already empty" (in 6.12.117 as a stable backport; release recalled)',
   },
   iommufd_viommu: {
     since: '6.13',
