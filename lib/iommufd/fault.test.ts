@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { UserMemory, decode, encode } from '../abi';
+import { decode, encode } from '../abi';
+import { UserMemory } from '../mm/mm';
 import { AnyErrno, isKernelError } from '../errno';
 import * as I from '../uapi/iommufd';
 import { IommufdFault, IopfGroup } from './fault';

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { PROT_READ, UserMemory } from '../abi';
+import { PROT_READ, UserMemory } from '../mm/mm';
 import { IovaBitmap } from './iova_bitmap';
 
 const PAGE = 4096n;

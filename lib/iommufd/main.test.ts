@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { Input, StructLayout, UserMemory, decode, encode } from '../abi';
+import { Input, StructLayout, decode, encode } from '../abi';
+import { UserMemory } from '../mm/mm';
 import { ROOT, user } from '../cred';
 import { AnyErrno, isKernelError } from '../errno';
 import { kernelProfile } from '../kernel/profile';

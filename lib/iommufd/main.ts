@@ -18,7 +18,6 @@ import {
   Decoded,
   FieldName,
   StructLayout,
-  UserMemory,
   copyStructToUser,
   getUser,
   iommufdCmdFromUser,
@@ -27,6 +26,7 @@ import {
   u32,
 } from '../abi';
 import { Credentials } from '../cred';
+import type { MmStruct } from '../mm/mm';
 import { kerr } from '../errno';
 import type { Feature, KernelProfile } from '../kernel/profile';
 import { _IOC_NR } from '../uapi/ioctl';
@@ -242,7 +242,7 @@ export class IommufdCtx {
 export class IommufdUcmd<L extends StructLayout<any>> {
   constructor(
     readonly ictx: IommufdCtx,
-    readonly mem: UserMemory,
+    readonly mem: MmStruct,
     readonly cred: Credentials,
     readonly ubuffer: bigint,
     readonly userSize: number,
@@ -308,7 +308,7 @@ export function ioctlTable(ops: readonly IommufdIoctlOp[], profile: KernelProfil
 
 export interface IommufdIoctlCall {
   readonly ictx: IommufdCtx;
-  readonly mem: UserMemory;
+  readonly mem: MmStruct;
   readonly cred: Credentials;
   /** `nr` outside the table: iommufd_vfio_ioctl (ENOIOCTLCMD when there is none). */
   readonly compat?: (cmd: number, arg: bigint) => number;

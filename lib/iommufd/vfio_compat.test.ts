@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { Input, UserMemory, decode, encode, walkCapChain } from '../abi';
+import { Input, decode, encode, walkCapChain } from '../abi';
+import { UserMemory } from '../mm/mm';
 import { ROOT } from '../cred';
 import { AnyErrno, isKernelError } from '../errno';
 import { kernelProfile } from '../kernel/profile';

@@ -9,8 +9,9 @@
  * back even when failing; GET_INFO has only the DMA_AVAIL (U32_MAX) and IOVA_RANGE
  * capabilities and always rewrites argsz to the full size; DIRTY_PAGES is ENOTTY.
  */
-import { UserMemory, copyFromUser, copyToUser, decode, encode, offsetofend, putUser, structSize, u32 } from '../abi';
+import { copyFromUser, copyToUser, decode, encode, offsetofend, putUser, structSize, u32 } from '../abi';
 import { Credentials, capable } from '../cred';
+import type { MmStruct } from '../mm/mm';
 import { kerr } from '../errno';
 import { IOMMU_VFIO_IOAS_CLEAR, IOMMU_VFIO_IOAS_GET, IOMMU_VFIO_IOAS_SET, iommu_vfio_ioas } from '../uapi/iommufd';
 import {
@@ -108,7 +109,7 @@ export function iommufdVfioIoas(ucmd: IommufdUcmd<typeof iommu_vfio_ioas>): numb
 /** What the compat handler needs besides the context: the caller and the kernel config. */
 export interface IommufdVfioCall {
   readonly ictx: IommufdCtx;
-  readonly mem: UserMemory;
+  readonly mem: MmStruct;
   readonly cred: Credentials;
   /** CONFIG_VFIO_NOIOMMU */
   readonly noiommuConfig?: boolean;
