@@ -201,7 +201,7 @@ export const FEATURES = {
   iommufd_hwpt_alloc: {
     since: '6.6',
     what: 'IOMMU_HWPT_ALLOC (paging HWPTs; struct iommu_hwpt_alloc ends at __reserved: 24 bytes) and VFIO_DEVICE_ATTACH_IOMMUFD_PT replace',
-    source: 'pull "iommufd updates" merge 4debf77169ee (lore ZO/Te6LU1ENf58ZW@nvidia.com, 6.6 merge window)',
+    source: 'pull "iommufd updates" merge 4debf77169ee (its mail lore ZO/Te6LU1ENf58ZW@nvidia.com lists IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_GET_HW_INFO; sent end of August 2023, after v6.5: the 6.6 merge window)',
   },
   iommufd_hw_info: {
     since: '6.6',
@@ -226,12 +226,12 @@ export const FEATURES = {
   iommufd_fault_queue: {
     since: '6.11',
     what: 'IOMMU_FAULT_QUEUE_ALLOC (fault fd: read page faults, write responses), IOMMU_HWPT_FAULT_ID_VALID and iommu_hwpt_alloc.fault_id (48 bytes)',
-    source: 'pull "iommufd updates" merge ef7c8f2b1fb4 ("IO Page Fault Reporting to userspace via iommufd"; release recalled)',
+    source: 'pull "iommufd updates" merge ef7c8f2b1fb4 (its mail lists "IO Page Fault Reporting to userspace via iommufd" and "iommufd: Add iommufd fault object"); release recalled',
   },
   iommufd_compat_unmap_empty_ok: {
-    since: '6.13',
+    since: '6.18',
     what: 'VFIO compat UNMAP_DMA of a range with nothing mapped succeeds with size 0 (was ENOENT)',
-    source: 'afb47765f923 "iommufd: Make vfio_compats unmap succeed if the range is already empty" (in 6.12.117 as a stable backport; release recalled)',
+    source: 'afb47765f923 "iommufd: Make vfio_compats unmap succeed if the range is already empty": queued for the 6.17.y and 6.12.y stables ([PATCH 6.17 008/247], [PATCH 6.12 005/185] on linux-stable-mirror), so mainline 6.18; present in Debian 6.12.117 as that backport, which the 6.12 profile (6.12.0) does not model',
   },
   iommufd_viommu: {
     since: '6.13',
