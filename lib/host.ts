@@ -30,6 +30,8 @@ export interface ModuleParams {
   allow_unsafe_interrupts: boolean;
   /** vfio.enable_unsafe_noiommu_mode */
   enable_unsafe_noiommu_mode: boolean;
+  /** iommufd.allow_unsafe_interrupts: bind devices whose group cannot isolate MSIs. */
+  iommufd_allow_unsafe_interrupts: boolean;
 }
 
 /** A subsystem's extra sysfs entries (e.g. /sys/class/vfio-dev), added on every render. */

@@ -101,6 +101,7 @@ export class Machine {
       dma_entry_limit: c['vfio_iommu_type1.dma_entry_limit'] ?? 65535,
       allow_unsafe_interrupts: c['vfio_iommu_type1.allow_unsafe_interrupts'] ?? false,
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
+      iommufd_allow_unsafe_interrupts: c['iommufd.allow_unsafe_interrupts'] ?? false,
     };
     this.tasks = new TaskSet(new UserMemory(), opts.cred ?? ROOT, opts.pid !== undefined ? { pid: opts.pid } : {});
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);

@@ -5,6 +5,7 @@ import { encode, iommufdCmdFromUser, structPrefix } from '../abi';
 import { UserMemory } from '../mm/mm';
 import { _IOC_NR, _IOC_SIZE, _IOC_TYPE, ioctlName } from './ioctl';
 import * as I from './iommufd';
+import * as T from './iommufd_test';
 
 
 /*
@@ -321,4 +322,57 @@ test('an older, shorter iommu_hw_info is zero-extended; a newer one with data pa
   const newer = mem.alloc(Uint8Array.from([...encode(I.iommu_hw_info, { size: 48 }), 0, 0, 0, 0, 0, 0, 0, 1]));
   const err = t.throws(() => iommufdCmdFromUser(mem, I.iommu_hw_info, newer, 48, 'data_uptr'));
   t.is((err as { code?: string }).code, 'E2BIG');
+});
+
+/* The selftest uapi: gcc 12.2 output of lib/uapi/c/iommufd_layout.c -DSELFTEST against the 6.12 tree's iommufd_test.h. */
+testLayouts(test, [
+  {
+    layout: T.iommu_test_cmd,
+    size: 72,
+    fields: {
+      size: [0, 4],
+      op: [4, 8],
+      id: [8, 12],
+      __reserved: [12, 16],
+      add_reserved: [16, 32],
+      mock_domain: [16, 28],
+      mock_domain_flags: [16, 32],
+      mock_domain_replace: [16, 20],
+      check_map: [16, 40],
+      check_refs: [16, 40],
+      create_access: [16, 24],
+      destroy_access_pages: [16, 20],
+      access_pages: [16, 48],
+      access_rw: [16, 48],
+      memory_limit: [16, 20],
+      access_replace_ioas: [16, 20],
+      dirty: [16, 64],
+      check_iotlb: [16, 24],
+      trigger_iopf: [16, 40],
+      last: [64, 68],
+    },
+    last: ['last', 68],
+  },
+  { layout: T.iommu_test_hw_info, size: 8, fields: { flags: [0, 4], test_reg: [4, 8] } },
+  { layout: T.iommu_hwpt_selftest, size: 4, fields: { iotlb: [0, 4] } },
+  { layout: T.iommu_hwpt_invalidate_selftest, size: 8, fields: { flags: [0, 4], iotlb_id: [4, 8] } },
+]);
+
+test('selftest union members sit where the C header puts them', (t) => {
+  const at = (u: string, f: string) => {
+    const m = T.iommu_test_cmd.members.find((x) => x.name === u)!;
+    const s = m.type as typeof T.iommu_test_cmd;
+    const inner = s.members.find((x) => x.name === f)!;
+    return [m.offset + inner.offset, m.offset + inner.offset + inner.type.size];
+  };
+  t.deepEqual(at('add_reserved', 'length'), [24, 32]);
+  t.deepEqual(at('mock_domain_flags', 'dev_flags'), [28, 32]);
+  t.deepEqual(at('check_refs', 'refs'), [32, 36]);
+  t.deepEqual(at('access_pages', 'uptr'), [40, 48]);
+  t.deepEqual(at('access_rw', 'flags'), [40, 44]);
+  t.deepEqual(at('dirty', 'iova'), [24, 32]);
+  t.deepEqual(at('dirty', 'out_nr_dirty'), [56, 64]);
+  t.deepEqual(at('check_iotlb', 'iotlb'), [20, 24]);
+  t.deepEqual(at('trigger_iopf', 'addr'), [32, 40]);
+  t.is(T.IOMMU_TEST_CMD, 0x3ba0);
 });

@@ -13,6 +13,11 @@
  *   mkdir -p hdr/linux && cp linux-source-6.12/include/uapi/linux/iommufd.h hdr/linux/
  *   gcc -Wall -D__user= -isystem hdr -o /tmp/iommufd_layout lib/uapi/c/iommufd_layout.c
  *
+ * -DSELFTEST adds the selftest uapi (drivers/iommu/iommufd/iommufd_test.h of the same tree; it
+ * includes <linux/iommufd.h>, so copy it next to the header as hdr/iommufd_test.h):
+ *   tar -xJ linux-source-6.12/drivers/iommu/iommufd/iommufd_test.h && cp … hdr/
+ *   gcc -Wall -D__user= -DSELFTEST -isystem hdr -o /tmp/iommufd_layout lib/uapi/c/iommufd_layout.c
+ *
  * -DSHAPE_6_7 adds the two structs whose 6.7 shape differs from 6.12, transcribed from the
  * upstream header of that release (iommu_hwpt_alloc without fault_id, iommu_hw_info with a
  * __u32 __reserved), under their own names.
@@ -21,6 +26,9 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include <linux/iommufd.h>
+#ifdef SELFTEST
+#include <iommufd_test.h>
+#endif
 
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
 #define S(T) printf("%s sizeof %zu align %zu\n", #T, sizeof(T), _Alignof(T))
@@ -116,6 +124,17 @@ int main(void)
 	S(struct iommu_fault_alloc);
 	F(struct iommu_fault_alloc, flags); F(struct iommu_fault_alloc, out_fault_id);
 	F(struct iommu_fault_alloc, out_fault_fd);
+#ifdef SELFTEST
+	S(struct iommu_test_cmd); F(struct iommu_test_cmd, op); F(struct iommu_test_cmd, id);
+	F(struct iommu_test_cmd, __reserved); F(struct iommu_test_cmd, add_reserved); F(struct iommu_test_cmd, last);
+	F(struct iommu_test_cmd, add_reserved.length); F(struct iommu_test_cmd, mock_domain_flags.dev_flags);
+	F(struct iommu_test_cmd, check_refs.refs); F(struct iommu_test_cmd, access_pages.uptr);
+	F(struct iommu_test_cmd, access_rw.flags); F(struct iommu_test_cmd, dirty.iova); F(struct iommu_test_cmd, dirty.out_nr_dirty);
+	F(struct iommu_test_cmd, check_iotlb.iotlb); F(struct iommu_test_cmd, trigger_iopf.addr);
+	S(struct iommu_test_hw_info); F(struct iommu_test_hw_info, test_reg);
+	S(struct iommu_hwpt_selftest); S(struct iommu_hwpt_invalidate_selftest); F(struct iommu_hwpt_invalidate_selftest, iotlb_id);
+	IOC(IOMMU_TEST_CMD);
+#endif
 #ifdef SHAPE_6_7
 	S(struct iommu_hwpt_alloc_6_7); F(struct iommu_hwpt_alloc_6_7, data_uptr);
 	S(struct iommu_hw_info_6_7); F(struct iommu_hw_info_6_7, __reserved); F(struct iommu_hw_info_6_7, out_capabilities);
