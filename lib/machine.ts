@@ -25,14 +25,18 @@ import { UserMemory } from './mm/mm';
 import { buildSysfsTree } from './sysfs/tree';
 import { Task, TaskSet } from './task/sched';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
+import { iommufdModule } from './iommufd/main';
 import { vfioIommuType1Module } from './vfio/vfio_iommu_type1';
 import { vfioModule } from './vfio/vfio_main';
 import { vfioPciModule } from './vfio/vfio_pci';
 
 export type { ModuleParams } from './host';
 
-/** The modules every machine loads, in initcall order; each is built per its kconfig. */
-export const MODULES: readonly KernelModule[] = [vfioModule, vfioIommuType1Module, vfioPciModule];
+/**
+ * The modules every machine loads, in initcall order (drivers/iommu links before drivers/vfio);
+ * each is built per its kconfig.
+ */
+export const MODULES: readonly KernelModule[] = [iommufdModule, vfioModule, vfioIommuType1Module, vfioPciModule];
 
 export interface MachineOptions {
   /** Run the host under another kernel version ("5.3", "latest") than its topology names. */

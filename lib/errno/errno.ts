@@ -37,6 +37,7 @@ export const ERRNO = {
   ENOSYS: [38, 'Function not implemented'],
   ENOTEMPTY: [39, 'Directory not empty'],
   ELOOP: [40, 'Too many levels of symbolic links'],
+  EBADE: [52, 'Invalid exchange'],
   ENODATA: [61, 'No data available'],
   EOVERFLOW: [75, 'Value too large for defined data type'],
   EBADFD: [77, 'File descriptor in bad state'],

@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * drivers/iommu/iommufd/fault.c (studied at 6.12.117) — the fault queue behind the fd that
- * IOMMU_FAULT_QUEUE_ALLOC returns: page-fault groups wait on a deliver list; read(2) hands out
- * whole groups as struct iommu_hwpt_pgfault records, each group getting a response cookie
- * (from 1); write(2) takes struct iommu_hwpt_page_response records that complete the group of
- * their cookie.
- *
- * The fd plumbing (file_operations, the object's file) is supplied by whoever owns files;
- * this module is the queue and the read/write rules over a process's memory.
+ * drivers/iommu/iommufd/fault.c (studied at 6.12.117) — the fault object and the fd that
+ * IOMMU_FAULT_QUEUE_ALLOC returns: page-fault groups of fault-capable HWPTs wait on a deliver
+ * list; read(2) hands out whole groups as struct iommu_hwpt_pgfault records, each group getting
+ * a response cookie (the lowest free from 1); write(2) takes struct iommu_hwpt_page_response
+ * records that complete the group of their cookie. The fd holds the object and the context; it
+ * is not seekable (pread/pwrite/lseek ESPIPE) and reads and writes always start at offset 0.
  */
-import { encode, decode } from '../abi';
+import { decode, encode } from '../abi';
 import { kerr } from '../errno';
-import { IOMMUFD_PAGE_RESP_INVALID, IOMMUFD_PAGE_RESP_SUCCESS, iommu_hwpt_page_response, iommu_hwpt_pgfault } from '../uapi/iommufd';
-import type { Mm } from './iova_bitmap';
+import type { IopfFaultEvent } from '../model/host';
+import { File, FileOperations, anonInodeGetfile } from '../task/file_table';
+import type { Task } from '../task/sched';
+import { O_CLOEXEC, O_RDWR } from '../uapi/fcntl';
+import { IOMMUFD_PAGE_RESP_INVALID, IOMMUFD_PAGE_RESP_SUCCESS, iommu_fault_alloc, iommu_hwpt_page_response, iommu_hwpt_pgfault } from '../uapi/iommufd';
+import type { IommufdDevice } from './device';
+import type { IommufdHwPagetable } from './hw_pagetable';
+import type { IommufdCtx, IommufdObject, IommufdUcmd } from './main';
 
 /** One fault of a group as the IOMMU reported it (struct iommu_fault_page_request). */
 export interface IopfFault {
@@ -26,16 +30,23 @@ export interface IopfFault {
 /** @see include/linux/iommu.h:struct iopf_group */
 export interface IopfGroup {
   readonly faults: readonly IopfFault[];
-  /** The iommufd device id the faults came from. */
+  /** The iommufd device id the faults came from (its attach handle). */
   readonly devId: number;
   cookie?: number;
-  /** Called with the response code once userspace answers (iopf_group_response). */
+  /** Called with the response code once userspace (or an auto-response) answers. */
   readonly respond?: (code: number) => void;
 }
 
+/** @see drivers/iommu/iommufd/iommufd_private.h:struct iommufd_fault */
 export class IommufdFault {
   private readonly deliver: IopfGroup[] = [];
   private readonly response = new Map<number, IopfGroup>();
+  file: File<IommufdFault> | undefined;
+
+  constructor(
+    readonly obj: IommufdObject<IommufdFault>,
+    readonly ictx: IommufdCtx,
+  ) {}
 
   /** Groups waiting to be read. */
   get pending(): number {
@@ -53,14 +64,16 @@ export class IommufdFault {
   }
 
   /**
-   * read(2): whole groups only, as many as fit in `count` (a multiple of the record size, and
-   * from offset 0: ESPIPE otherwise); a first group that does not fit → EINVAL; EFAULT puts the
-   * group back. Returns the bytes read, or the error when nothing was.
+   * read(2): whole groups only, as many as fit in `count` (a multiple of the record size, from
+   * offset 0: ESPIPE otherwise); a first group that does not fit → EINVAL; a failing cookie
+   * allocation (ENOMEM) or copy (EFAULT) puts the group back. The bytes read, or the error when
+   * nothing was.
    * @see drivers/iommu/iommufd/fault.c:iommufd_fault_fops_read
    */
-  read(mm: Mm, buf: bigint, count: number, pos = 0): number {
+  read(count: number, pos = 0n): Uint8Array {
     const size = iommu_hwpt_pgfault.size;
     if (pos || count % size) throw kerr('ESPIPE');
+    const out: Uint8Array[] = [];
     let done = 0;
     let err: ReturnType<typeof kerr> | undefined;
     for (;;) {
@@ -71,57 +84,52 @@ export class IommufdFault {
         if (done === 0) err = kerr('EINVAL');
         break;
       }
+      if (this.ictx.faults.shouldFail()) {
+        this.deliver.unshift(group);
+        err = kerr('ENOMEM');
+        break;
+      }
       let cookie = 1;
       while (this.response.has(cookie)) cookie++;
       group.cookie = cookie;
       this.response.set(cookie, group);
-      let groupDone = done;
-      try {
-        for (const f of group.faults) {
-          const rec = encode(iommu_hwpt_pgfault, {
-            flags: f.flags,
-            dev_id: group.devId,
-            pasid: f.pasid,
-            grpid: f.grpid,
-            perm: f.perm,
-            addr: f.addr,
-            length: 0,
-            cookie,
-          });
-          mm.write(buf + BigInt(groupDone), rec);
-          groupDone += size;
+      const recs: Uint8Array[] = [];
+      for (const f of group.faults) {
+        if (this.ictx.faults.shouldFail()) {
+          err = kerr('EFAULT');
+          break;
         }
-      } catch {
+        recs.push(encode(iommu_hwpt_pgfault, { flags: f.flags, dev_id: group.devId, pasid: f.pasid, grpid: f.grpid, perm: f.perm, addr: f.addr, length: 0, cookie }));
+      }
+      if (err) {
         this.response.delete(cookie);
         this.deliver.unshift(group);
-        err = kerr('EFAULT');
         break;
       }
-      done = groupDone;
+      out.push(...recs);
+      done += recs.length * size;
     }
     if (done === 0 && err) throw err;
-    return done;
+    return Buffer.concat(out);
   }
 
   /**
-   * write(2): responses (a multiple of their size, offset 0: ESPIPE); a code other than
-   * SUCCESS/INVALID or an unknown cookie → EINVAL. Returns the bytes consumed, or the error when
-   * none were.
+   * write(2): responses (a multiple of their size, from offset 0: ESPIPE); a code other than
+   * SUCCESS/INVALID or an unknown cookie → EINVAL. The bytes consumed, or the error when none
+   * were.
    * @see drivers/iommu/iommufd/fault.c:iommufd_fault_fops_write
    */
-  write(mm: Mm, buf: bigint, count: number, pos = 0): number {
+  write(data: Uint8Array, pos = 0n): number {
     const size = iommu_hwpt_page_response.size;
-    if (pos || count % size) throw kerr('ESPIPE');
+    if (pos || data.length % size) throw kerr('ESPIPE');
     let done = 0;
     let err: ReturnType<typeof kerr> | undefined;
-    while (count > done) {
-      let r;
-      try {
-        r = decode(iommu_hwpt_page_response, mm.read(buf + BigInt(done), size));
-      } catch {
+    while (data.length > done) {
+      if (this.ictx.faults.shouldFail()) {
         err = kerr('EFAULT');
         break;
       }
+      const r = decode(iommu_hwpt_page_response, data.subarray(done, done + size));
       if (r.code !== IOMMUFD_PAGE_RESP_SUCCESS && r.code !== IOMMUFD_PAGE_RESP_INVALID) {
         err = kerr('EINVAL');
         break;
@@ -140,8 +148,8 @@ export class IommufdFault {
   }
 
   /**
-   * Detaching a device (`devId`) or destroying the object (all): its groups still queued or
-   * awaiting a response are answered INVALID.
+   * A device detaching (`devId`) or the object going (all): its groups still queued or awaiting a
+   * response are answered INVALID.
    * @see drivers/iommu/iommufd/fault.c:iommufd_auto_response_faults, iommufd_fault_destroy
    */
   autoRespond(devId?: number): void {
@@ -158,4 +166,65 @@ export class IommufdFault {
       g.respond?.(IOMMUFD_PAGE_RESP_INVALID);
     }
   }
+}
+
+/** The fault fd: its release drops the object's and the context's references. */
+export const iommufdFaultFops = {
+  name: 'iommufd-pgfault',
+  nonseekable: true,
+  read: (f: File<IommufdFault>, len: number, pos: bigint, current: Task) => f.privateData.ictx.enter(current, () => f.privateData.read(len, pos)),
+  write: (f: File<IommufdFault>, data: Uint8Array, pos: bigint, current: Task) => f.privateData.ictx.enter(current, () => f.privateData.write(data, pos)),
+  release: (f: File<IommufdFault>) => {
+    const fault = f.privateData;
+    fault.ictx.unrefObject(fault.obj);
+    fault.ictx.put();
+  },
+} as const satisfies FileOperations<IommufdFault>;
+
+/**
+ * IOMMU_FAULT_QUEUE_ALLOC: flags must be 0 (EOPNOTSUPP); the object and its file (which holds
+ * the object and the context), the fd reserved (EMFILE), `out_fault_id` and `out_fault_fd`
+ * written back (EFAULT), then the object finalized and the fd installed.
+ * @see drivers/iommu/iommufd/fault.c:iommufd_fault_alloc
+ */
+export function iommufdFaultAlloc(ucmd: IommufdUcmd<typeof iommu_fault_alloc>): number {
+  const { cmd, ictx, current } = ucmd;
+  if (cmd.flags) throw kerr('EOPNOTSUPP');
+  const obj = ictx.objectAlloc<IommufdFault>('fault');
+  const fault = new IommufdFault(obj, ictx);
+  obj.impl = fault;
+  obj.ops = { destroy: () => fault.autoRespond(), file: () => fault.file };
+  let fd: number | undefined;
+  try {
+    ictx.alloc();
+    const file = anonInodeGetfile('[iommufd-pgfault]', iommufdFaultFops, fault, O_RDWR, current.cred);
+    ictx.refObject(obj);
+    ictx.get();
+    fault.file = file;
+    fd = current.files.getUnusedFdFlags(O_CLOEXEC);
+    cmd.out_fault_id = obj.id;
+    cmd.out_fault_fd = fd;
+    ucmd.respond();
+  } catch (e) {
+    if (fd !== undefined) current.files.putUnusedFd(fd);
+    ictx.objectAbortAndDestroy(obj);
+    throw e;
+  }
+  ictx.objectFinalize(obj);
+  current.files.fdInstall(fd, fault.file);
+  return 0;
+}
+
+/**
+ * A fault-capable HWPT's domain reported a page request: queue it for the device the domain's
+ * attach handle names.
+ * @see drivers/iommu/iommufd/fault.c:iommufd_fault_iopf_handler
+ */
+export function iommufdFaultIopfHandler(hwpt: IommufdHwPagetable, evt: IopfFaultEvent): void {
+  const fault = hwpt.fault;
+  if (!fault || !evt.dev.group) return;
+  const igroup = fault.ictx.groups.get(evt.dev.group) as { handleIdev?: IommufdDevice } | undefined;
+  const idev = igroup?.handleIdev;
+  if (!idev) return;
+  fault.queue({ faults: [evt], devId: idev.obj.id });
 }

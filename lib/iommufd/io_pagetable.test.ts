@@ -13,7 +13,10 @@ import {
   holes,
   spans,
 } from './io_pagetable';
-import { IoptPages, ioptAllocPages } from './pages';
+import { IoptPages, PagesEnv, ioptAllocPages } from './pages';
+import { ROOT } from '../cred';
+import { UserMemory } from '../mm/mm';
+import { TaskSet } from '../task/sched';
 
 const K = 1024n;
 const PAGE = 4096n;
@@ -29,14 +32,18 @@ const code = (fn: () => unknown): AnyErrno | 'ok' => {
   }
 };
 
-const pages = (uptr: bigint, length: bigint, writable = true): IoptPages => ioptAllocPages(uptr, length, writable);
+/** Pages objects need an owner task and a pin environment; these tests never pin. */
+const TASK = new TaskSet(new UserMemory(), ROOT).init;
+const ENV: PagesEnv = { pins: new WeakMap(), userLockedVm: new Map(), current: () => TASK, shouldFail: () => false };
+const alloc = (uptr: bigint, length: bigint, writable: boolean): IoptPages => ioptAllocPages(ENV, TASK, uptr, length, writable);
+const pages = (uptr: bigint, length: bigint, writable = true): IoptPages => alloc(uptr, length, writable);
 /** Map `length` bytes of a fresh buffer at `iova` (undefined: automatic). */
 const map = (iopt: IoPagetable, iova: bigint | undefined, length: bigint, uptr = 0x7f00_0000_0000n, prot = RW): bigint =>
   iopt.mapUserPages(pages(uptr, length), uptr, length, iova, prot);
 
 const domain = (pgsize: bigint, apertureStart = 0n, apertureEnd = U64_MAX): IoptDomain => ({
   pgsizeBitmap: pgsize,
-  geometry: { apertureStart, apertureEnd },
+  geometry: { start: apertureStart, last: apertureEnd },
 });
 
 test('spans join overlapping and touching nodes; holes are the gaps, clipped to the window', (t) => {
@@ -198,7 +205,6 @@ test('iopt_map_user_pages: with no domain the pages ops are never asked to pin',
     unfillDomains: () => undefined,
     fillDomain: () => void calls++,
     unfillDomain: () => undefined,
-    notifyUnmap: () => undefined,
   };
   const iopt = new IoPagetable({ pagesOps: ops });
   map(iopt, 1n << 31n, PAGE, 1n << 31n);
@@ -215,7 +221,6 @@ test('iopt_map_user_pages: a failing domain fill undoes the map and drops the pa
     unfillDomains: () => undefined,
     fillDomain: () => undefined,
     unfillDomain: () => undefined,
-    notifyUnmap: () => undefined,
   };
   const iopt = new IoPagetable({ pagesOps: ops });
   iopt.tableAddDomain(domain(PAGE));
@@ -258,16 +263,11 @@ test('iopt_unmap_iova: exact, superset, partial (ENOENT after unmapping what cam
 
 test('iopt_unmap_iova_range: an area pinned by an access is released through notifyUnmap, else EDEADLK', (t) => {
   let cooperative = true;
-  const ops: IoptPagesOps = {
-    fillDomains: () => undefined,
-    unfillDomains: () => undefined,
-    fillDomain: () => undefined,
-    unfillDomain: () => undefined,
+  const iopt = new IoPagetable({
     notifyUnmap: () => {
       if (cooperative) for (const a of iopt.areas) a.numAccesses = 0;
     },
-  };
-  const iopt = new IoPagetable({ pagesOps: ops });
+  });
   map(iopt, PAGE, PAGE);
   iopt.areas[0]!.numAccesses = 1;
   t.is(iopt.unmapAll(), PAGE);
@@ -449,10 +449,10 @@ test('iopt_cut_iova (VFIO type1 compat): splits at the cut; refused for a domain
 });
 
 test('iopt_alloc_pages: length 0 / huge → EINVAL, wrap → EOVERFLOW; uptr and npages page-granular', (t) => {
-  t.is(code(() => ioptAllocPages(0x1000n, 0n, true)), 'EINVAL');
-  t.is(code(() => ioptAllocPages(0x1000n, U64_MAX, true)), 'EINVAL');
-  t.is(code(() => ioptAllocPages(U64_MAX - 0xfffn, 0x2000n, true)), 'EOVERFLOW');
-  const p = ioptAllocPages(0x1ff0n, 0x20n, true);
+  t.is(code(() => alloc(0x1000n, 0n, true)), 'EINVAL');
+  t.is(code(() => alloc(0x1000n, U64_MAX, true)), 'EINVAL');
+  t.is(code(() => alloc(U64_MAX - 0xfffn, 0x2000n, true)), 'EOVERFLOW');
+  const p = alloc(0x1ff0n, 0x20n, true);
   t.is(p.uptr, 0x1000n);
   t.is(p.npages, 2n);
 });

@@ -17,6 +17,7 @@
  */
 import { PAGE_SIZE } from '../abi';
 import { kerr } from '../errno';
+import type { IommuDomain } from '../model/host';
 import { IovaRange, U64_MAX } from '../model/iova';
 import { ResvType } from '../model/resv_region';
 import type { IoptPages } from './pages';
@@ -30,11 +31,8 @@ export const IOMMU_READ = 1 << 0;
 export const IOMMU_WRITE = 1 << 1;
 export const IOMMU_CACHE = 1 << 2;
 
-/** What the io_pagetable needs of an iommu_domain. */
-export interface IoptDomain {
-  readonly pgsizeBitmap: bigint;
-  readonly geometry: { readonly apertureStart: bigint; readonly apertureEnd: bigint };
-}
+/** What the io_pagetable needs of an iommu_domain: its page sizes, aperture, and (when modelled) its ops. */
+export type IoptDomain = Pick<IommuDomain, 'pgsizeBitmap' | 'geometry'> & Partial<Pick<IommuDomain, 'ops' | 'dirtyOps'>>;
 
 /** What it needs of an iommufd_access (an in-kernel user of IOVAs, e.g. the selftest's). */
 export interface IoptAccess {
@@ -84,11 +82,8 @@ export interface IoptPagesOps {
   fillDomain(area: IoptArea, domain: IoptDomain): void;
   /** iopt_area_unfill_domain / iopt_area_unmap_domain, when a domain leaves. */
   unfillDomain(area: IoptArea, domain: IoptDomain): void;
-  /**
-   * iommufd_access_notify_unmap: ask the accesses pinning [iova, iova+length) to let go; each
-   * that does decrements area.numAccesses.
-   */
-  notifyUnmap(iova: bigint, length: bigint): void;
+  /** An area with pinned pages was split in two: a page index both halves cover gains a holder. */
+  splitShared?(lhs: IoptArea, rhs: IoptArea): void;
 }
 
 /** Allocation and copy sites where fail_nth-style injection can strike (kzalloc → ENOMEM). */
@@ -102,7 +97,6 @@ const NO_PAGES_OPS: IoptPagesOps = {
   unfillDomains: () => undefined,
   fillDomain: () => undefined,
   unfillDomain: () => undefined,
-  notifyUnmap: () => undefined,
 };
 const NEVER: IoptFaults = { shouldFail: () => false };
 
@@ -172,6 +166,11 @@ function allocIovaCheckRange(start: bigint, last: bigint, length: bigint, alignm
 export interface IoPagetableOptions {
   pagesOps?: IoptPagesOps;
   faults?: IoptFaults;
+  /**
+   * iommufd_access_notify_unmap: ask the accesses pinning [iova, iova+length) to let go; each
+   * that does decrements area.numAccesses.
+   */
+  notifyUnmap?: (iova: bigint, length: bigint) => void;
 }
 
 export class IoPagetable {
@@ -186,10 +185,31 @@ export class IoPagetable {
   disableLargePages = false;
   readonly pagesOps: IoptPagesOps;
   readonly faults: IoptFaults;
+  private readonly notifyUnmap: (iova: bigint, length: bigint) => void;
 
   constructor(opts: IoPagetableOptions = {}) {
     this.pagesOps = opts.pagesOps ?? NO_PAGES_OPS;
     this.faults = opts.faults ?? NEVER;
+    this.notifyUnmap = opts.notifyUnmap ?? (() => undefined);
+  }
+
+  get accesses(): readonly IoptAccess[] {
+    return this.accessList;
+  }
+
+  /**
+   * Walk the areas covering [iova, last] without a gap (iopt_for_each_contig_area): `fn` gets each
+   * area and the first IOVA of it inside the range. True when the walk reached `last`.
+   */
+  forEachContigArea(iova: bigint, last: bigint, fn: (area: IoptArea, cur: bigint) => void): boolean {
+    let cur = iova;
+    for (;;) {
+      const area = this.areaIterFirst(cur, cur);
+      if (!area) return false;
+      fn(area, cur);
+      if (area.last >= last) return true;
+      cur = area.last + 1n;
+    }
   }
 
   get areas(): readonly IoptArea[] {
@@ -420,7 +440,7 @@ export class IoPagetable {
       if (area.numAccesses) {
         start = area.start;
         area.preventAccess = true;
-        this.pagesOps.notifyUnmap(area.start, area.last - area.start + 1n);
+        this.notifyUnmap(area.start, area.last - area.start + 1n);
         tries++;
         if (tries > 100) throw kerr('EDEADLK');
         continue;
@@ -531,7 +551,7 @@ export class IoPagetable {
     const newAlignment = maxBig(lowestBit(domain.pgsizeBitmap), this.iovaAlignment);
     if (newAlignment > PAGE_SIZE) throw kerr('EINVAL');
     if (newAlignment !== this.iovaAlignment) this.checkIovaAlignment(newAlignment);
-    const { apertureStart, apertureEnd } = domain.geometry;
+    const { start: apertureStart, last: apertureEnd } = domain.geometry;
     try {
       if (apertureStart !== 0n) this.reserveIova(0n, apertureStart - 1n, domain);
       if (apertureEnd !== ULONG_MAX) this.reserveIova(apertureEnd + 1n, ULONG_MAX, domain);
@@ -653,6 +673,43 @@ export class IoPagetable {
     this.insertArea(lhs);
     this.insertArea(rhs);
     rhs.pages.get();
+    // A page both halves reach is held by each of them now.
+    if (area.storageDomain) this.pagesOps.splitShared?.(lhs, rhs);
+  }
+
+  /**
+   * Turn dirty tracking on or off for `domain` (EOPNOTSUPP without dirty ops); turning it on
+   * first clears every dirty bit the areas have, for a clean snapshot.
+   * @see drivers/iommu/iommufd/io_pagetable.c:iopt_set_dirty_tracking, iopt_clear_dirty_data
+   */
+  setDirtyTracking(domain: IoptDomain, enable: boolean): void {
+    const ops = domain.dirtyOps;
+    if (!ops) throw kerr('EOPNOTSUPP');
+    if (enable) for (const a of this.areaList) ops.readAndClearDirty(domain as IommuDomain, a.start, a.last - a.start + 1n, false, undefined);
+    ops.setDirtyTracking(domain as IommuDomain, enable);
+  }
+
+  /**
+   * The bitmap range checks, then the domain's dirty bits of every area in [iova, iova+length)
+   * into `record`. A gap in the areas ends the walk without an error: the kernel's
+   * iommu_read_and_clear_dirty ignores what iova_bitmap_for_each returns.
+   * @see drivers/iommu/iommufd/io_pagetable.c:iopt_read_and_clear_dirty_data, iommufd_check_iova_range
+   */
+  readAndClearDirtyData(domain: IoptDomain, noClear: boolean, iova: bigint, length: bigint, pageSize: bigint, bitmapAlloc: () => (iova: bigint, length: bigint) => void): void {
+    const pgsize = this.iovaAlignment;
+    if (!length) throw kerr('EINVAL');
+    const lastIova = iova + length - 1n;
+    if (lastIova > ULONG_MAX || iova > ULONG_MAX) throw kerr('EOVERFLOW');
+    if (iova & (pgsize - 1n) || (lastIova + 1n) & (pgsize - 1n)) throw kerr('EINVAL');
+    if (!pageSize) throw kerr('EINVAL');
+    if (iova & (pageSize - 1n) || (lastIova + 1n) & (pageSize - 1n)) throw kerr('EINVAL');
+    const ops = domain.dirtyOps;
+    if (!ops) throw kerr('EOPNOTSUPP');
+    const record = bitmapAlloc();
+    this.forEachContigArea(iova, lastIova, (area, cur) => {
+      const last = minBig(lastIova, area.last);
+      ops.readAndClearDirty(domain as IommuDomain, cur, last - cur + 1n, noClear, record);
+    });
   }
 
   /** @see drivers/iommu/iommufd/io_pagetable.c:iopt_cut_iova */

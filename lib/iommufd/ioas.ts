@@ -25,35 +25,67 @@ import {
   iommu_iova_range,
   iommu_option,
 } from '../uapi/iommufd';
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, IoPagetable, IoPagetableOptions, IoptPagesElm, ULONG_MAX } from './io_pagetable';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, IoPagetable, IoptAccess, IoptPagesElm, ULONG_MAX } from './io_pagetable';
 import type { IommufdCtx, IommufdObject, IommufdUcmd } from './main';
-import { ioptAllocPages } from './pages';
+import { IOPT_PAGES_OPS, IoptPages, ioptAllocPages } from './pages';
+
+/** What an IOAS needs of an access on it: its object (to hold it) and its unmap callback. */
+export interface IoasAccess extends IoptAccess {
+  readonly obj: IommufdObject;
+  /** `access->ops->unmap`: let go of pins in [iova, iova+length). */
+  unmap(iova: bigint, length: bigint): void;
+}
 
 export class IommufdIoas {
   readonly iopt: IoPagetable;
-  /** HWPTs built on this IOAS (struct iommufd_ioas.hwpt_list). */
+  /** HWPTs built on this IOAS (struct iommufd_ioas.hwpt_list), oldest first. */
   readonly hwptList: unknown[] = [];
 
-  constructor(
-    readonly obj: IommufdObject<IommufdIoas>,
-    opts: IoPagetableOptions,
-  ) {
-    this.iopt = new IoPagetable(opts);
+  constructor(readonly obj: IommufdObject<IommufdIoas>) {
+    const ictx = obj.ictx;
+    this.iopt = new IoPagetable({
+      faults: ictx.faults,
+      pagesOps: IOPT_PAGES_OPS,
+      notifyUnmap: (iova, length) => iommufdAccessNotifyUnmap(this, iova, length),
+    });
   }
 }
 
-/** Hooks an IOAS is built with (the pin model and fault injection). */
-export type IoasFactoryOptions = IoPagetableOptions;
+/**
+ * Ask every access of the IOAS to drop its pins in [iova, iova+length).
+ * @see drivers/iommu/iommufd/device.c:iommufd_access_notify_unmap
+ */
+export function iommufdAccessNotifyUnmap(ioas: IommufdIoas, iova: bigint, length: bigint): void {
+  for (const a of [...ioas.iopt.accesses] as IoasAccess[]) {
+    if (!ioas.obj.ictx.lockObj(a.obj)) continue;
+    try {
+      a.unmap(iova, length);
+    } finally {
+      ioas.obj.ictx.putObject(a.obj);
+    }
+  }
+}
 
 /**
  * @see drivers/iommu/iommufd/ioas.c:iommufd_ioas_alloc — reserved, not yet visible.
  */
-export function iommufdIoasAlloc(ictx: IommufdCtx, opts: IoasFactoryOptions = {}): IommufdIoas {
+export function iommufdIoasAlloc(ictx: IommufdCtx): IommufdIoas {
   const obj = ictx.objectAlloc<IommufdIoas>('ioas');
-  const ioas = new IommufdIoas(obj, { faults: ictx.faults, ...opts });
+  const ioas = new IommufdIoas(obj);
   obj.impl = ioas;
   obj.ops = { destroy: () => iommufdIoasDestroy(ioas) };
   return ioas;
+}
+
+/**
+ * `iopt_map_user_pages`' pages: `current`'s memory, accounted as the context says (RLIMIT mode
+ * per IOMMU_OPTION; CAP_IPC_LOCK is never charged).
+ * @see drivers/iommu/iommufd/io_pagetable.c:iopt_map_user_pages
+ */
+export function iommufdUserPages(ictx: IommufdCtx, current: import('../task/sched').Task, uptr: bigint, length: bigint, writable: boolean): IoptPages {
+  const pages = ioptAllocPages(ictx, current, uptr, length, writable, { ipcLock: capable(current.cred, 'CAP_IPC_LOCK') });
+  if (ictx.accountMode === 'mm' && pages.accountMode === 'user') pages.accountMode = 'mm';
+  return pages;
 }
 
 /** @see drivers/iommu/iommufd/ioas.c:iommufd_ioas_destroy */
@@ -71,10 +103,10 @@ export function iommufdGetIoas(ictx: IommufdCtx, id: number): IommufdObject<Iomm
 }
 
 /** IOMMU_IOAS_ALLOC: flags must be 0 (EOPNOTSUPP). @see ioas.c:iommufd_ioas_alloc_ioctl */
-export function iommufdIoasAllocIoctl(ucmd: IommufdUcmd<typeof iommu_ioas_alloc>, opts: IoasFactoryOptions = {}): number {
+export function iommufdIoasAllocIoctl(ucmd: IommufdUcmd<typeof iommu_ioas_alloc>): number {
   const cmd = ucmd.cmd;
   if (cmd.flags) throw kerr('EOPNOTSUPP');
-  const ioas = iommufdIoasAlloc(ucmd.ictx, opts);
+  const ioas = iommufdIoasAlloc(ucmd.ictx);
   cmd.out_ioas_id = ioas.obj.id;
   try {
     ucmd.respond();
@@ -171,13 +203,7 @@ export function iommufdIoasMap(ucmd: IommufdUcmd<typeof iommu_ioas_map>): number
   if (!(cmd.flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE))) throw kerr('EINVAL');
   const obj = iommufdGetIoas(ucmd.ictx, cmd.ioas_id);
   try {
-    const ictx = ucmd.ictx;
-    const pages = ioptAllocPages(cmd.user_va, cmd.length, (convIommuProt(cmd.flags) & IOMMU_WRITE) !== 0, {
-      ipcLock: capable(ucmd.cred, 'CAP_IPC_LOCK'),
-      sourceMm: ucmd.mem,
-      fail: () => ictx.faults.shouldFail(),
-    });
-    if (ictx.accountMode === 'mm' && pages.accountMode === 'user') pages.accountMode = 'mm';
+    const pages = iommufdUserPages(ucmd.ictx, ucmd.current, cmd.user_va, cmd.length, (convIommuProt(cmd.flags) & IOMMU_WRITE) !== 0);
     const fixed = (cmd.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
     cmd.iova = obj.impl.iopt.mapUserPages(pages, cmd.user_va, cmd.length, fixed ? cmd.iova : undefined, convIommuProt(cmd.flags));
     ucmd.respond();

@@ -1,57 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import test from 'ava';
-import { Input, StructLayout, decode, encode } from '../abi';
-import { UserMemory } from '../mm/mm';
+import { Input, decode, encode } from '../abi';
 import { ROOT, user } from '../cred';
-import { AnyErrno, isKernelError } from '../errno';
+import type { Errno } from '../errno';
 import { kernelProfile } from '../kernel/profile';
+import type { Machine } from '../machine';
 import { U64_MAX } from '../model/iova';
 import { _IO } from '../uapi/ioctl';
 import * as I from '../uapi/iommufd';
-import { IommufdCtx, IommufdIoctlCall, ioctlOp, ioctlTable, iommufdFopsIoctl, iommufdIoctlOps, opMinSize, opSize } from './main';
+import { IommufdFd } from '../testing/iommufd';
+import { iommufdMachine } from '../testing/vfio';
+import { ioctlOp, ioctlTable, opMinSize, opSize } from './main';
 
 const PAGE = 4096n;
 
-class Fd {
-  readonly mem = new UserMemory();
-  readonly ictx: IommufdCtx;
-  readonly call: IommufdIoctlCall;
-  constructor(kernel = '6.12', cred = ROOT) {
-    this.ictx = new IommufdCtx({ profile: kernelProfile(kernel) });
-    this.call = { ictx: this.ictx, mem: this.mem, cred };
+/**
+ * An open /dev/iommu of a fresh machine (with the selftest, so IOMMU_TEST_CMD is in the table).
+ * /dev/iommu is root's 0660: a user process gets the fd opened for it, as from a privileged
+ * launcher, and acts as `cred` from then on.
+ */
+class Fd extends IommufdFd {
+  readonly m: Machine;
+  constructor(kernel = '6.12', cred = ROOT, selftest = true) {
+    const m = iommufdMachine('intel-vtd-server', { kernel, kconfig: { CONFIG_IOMMUFD_TEST: selftest } });
+    const o = IommufdFd.open(m);
+    super(o.p, o.fd);
+    this.m = m;
+    m.setCredentials(cred);
   }
   get table() {
-    return ioctlTable(iommufdIoctlOps, this.ictx.profile);
+    return this.ictx.st.table;
   }
-  raw(cmd: number, arg: bigint): number | AnyErrno {
+  get mem() {
+    return this.p.mem;
+  }
+  /** A fresh context on the same machine (opened as root). */
+  reopen(): IommufdFd {
+    const cred = this.m.cred;
+    this.m.setCredentials(ROOT);
     try {
-      return iommufdFopsIoctl(this.table, this.call, cmd, arg);
-    } catch (e) {
-      if (isKernelError(e)) return e.code;
-      throw e;
+      return IommufdFd.open(this.m);
+    } finally {
+      this.m.setCredentials(cred);
     }
-  }
-  /** Issue `cmd` with `value` (size defaults to sizeof); returns the errno (or 0) and the struct after. */
-  io<L extends StructLayout<any>>(cmd: number, layout: L, value: Input<L>) {
-    const bytes = encode(layout, { size: layout.size, ...value } as Input<L>);
-    const p = this.mem.alloc(bytes);
-    const rc = this.raw(cmd, p);
-    return { rc, out: decode(layout, this.mem.read(p, layout.size)), p };
-  }
-  ioasAlloc(): number {
-    const { rc, out } = this.io(I.IOMMU_IOAS_ALLOC, I.iommu_ioas_alloc, {});
-    if (rc !== 0) throw new Error(`IOAS_ALLOC: ${rc}`);
-    return out.out_ioas_id;
-  }
-  map(ioas: number, length: bigint, iova?: bigint, flags = I.IOMMU_IOAS_MAP_READABLE | I.IOMMU_IOAS_MAP_WRITEABLE) {
-    const buf = this.mem.mmap(length);
-    return this.io(I.IOMMU_IOAS_MAP, I.iommu_ioas_map, {
-      ioas_id: ioas,
-      flags: flags | (iova === undefined ? 0 : I.IOMMU_IOAS_MAP_FIXED_IOVA),
-      user_va: buf,
-      length,
-      iova: iova ?? 0n,
-    });
   }
 }
 
@@ -78,14 +69,16 @@ for (const kernel of ['6.2', '6.6', '6.7', '6.12', 'latest']) {
       const name = op.layout.name;
       t.is(at(opMinSize(op) - 1, 0xff), 'EINVAL', `${name}: min_size - 1`);
       t.is(at(size + 1, 0xff), 'E2BIG', `${name}: sizeof + 1, non-zero`);
-      const fresh = new Fd(kernel);
-      const fbuf = fresh.mem.mmap(PAGE);
-      fresh.mem.write(fbuf, encode(op.layout, { size }).subarray(0, size));
+      const fresh = fd.reopen();
+      const fbuf = fresh.alloc(Number(PAGE));
+      fresh.p.mem.write(fbuf, encode(op.layout, { size }).subarray(0, size));
       const plain = fresh.raw(op.ioctlNum, fbuf);
-      const fresh2 = new Fd(kernel);
-      const fbuf2 = fresh2.mem.mmap(PAGE);
-      fresh2.mem.write(fbuf2, encode(op.layout, { size: size + 1 }).subarray(0, size));
+      const fresh2 = fd.reopen();
+      const fbuf2 = fresh2.alloc(Number(PAGE));
+      fresh2.p.mem.write(fbuf2, encode(op.layout, { size: size + 1 }).subarray(0, size));
       t.is(fresh2.raw(op.ioctlNum, fbuf2), plain, `${name}: sizeof + 1 with a zero byte behaves as sizeof`);
+      fresh.close();
+      fresh2.close();
     }
   });
 }
@@ -101,17 +94,33 @@ test('a grown struct: the kernel of each version reads its own size (iommu_hwpt_
   t.is(ioctlTable([op], kernelProfile('6.5')).length, 0, 'before 6.6 the row is absent');
 });
 
-test('dispatch order: NULL → EFAULT; nr below the table or past it → VFIO compat (ENOTTY without); bad number in a slot → ENOTTY', (t) => {
+test('dispatch order: NULL → EFAULT; nr below the table or past it → VFIO compat (ENOTTY there); a hole or another number in a slot → ENOTTY', (t) => {
   const fd = new Fd();
   t.is(fd.raw(I.IOMMU_DESTROY, 0n), 'EFAULT');
-  t.is(fd.raw(_IO(I.IOMMUFD_TYPE, 0x7f), 0n), 'ENOIOCTLCMD', "the selftest's cmd_fail: _IO(';', 0x7f)");
-  const p = fd.mem.alloc(encode(I.iommu_destroy, { size: 8 }));
-  t.is(fd.raw(_IO(I.IOMMUFD_TYPE, 0x89), p), 'ENOIOCTLCMD', 'HWPT_ALLOC is past the 6.12 table here');
-  t.is(fd.raw(_IO('x', 0x80), p), 'ENOIOCTLCMD', 'slot 0 holds another number');
-  let compat = 0;
-  const call = { ...fd.call, compat: () => ++compat };
-  t.is(iommufdFopsIoctl(fd.table, call, 0x3b64, 0n), 1, 'VFIO_GET_API_VERSION goes to the compat handler');
-  t.is(fd.raw(I.IOMMU_IOAS_ALLOC, fd.mem.alloc(encode(I.iommu_ioas_alloc, { size: 12, flags: 1 }))), 'EOPNOTSUPP');
+  t.is(fd.raw(_IO(I.IOMMUFD_TYPE, 0x7f), 0n), 'ENOTTY', "the selftest's cmd_fail: _IO(';', 0x7f)");
+  const p = fd.alloc(encode(I.iommu_destroy, { size: 8 }));
+  t.is(fd.raw(_IO(I.IOMMUFD_TYPE, 0x8f), 0n), 'EFAULT', 'a hole inside the table (selftest built): the size is read first');
+  t.is(fd.raw(_IO(I.IOMMUFD_TYPE, 0x8f), p), 'ENOTTY', 'IOAS_MAP_FILE is not a 6.12 row');
+  t.is(new Fd('6.12', ROOT, false).raw(_IO(I.IOMMUFD_TYPE, 0x8f), 0n), 'ENOTTY', 'without the selftest the table ends at 0x8e: compat, no size read');
+  const old = new Fd('6.5');
+  t.is(old.raw(_IO(I.IOMMUFD_TYPE, 0x89), old.alloc(encode(I.iommu_destroy, { size: 8 }))), 'ENOTTY', 'HWPT_ALLOC is not a 6.5 row');
+  t.is(fd.raw(_IO('x', 0x80), p), 'ENOTTY', 'slot 0 holds another number');
+  t.is(fd.raw(0x3b64, 0n), 0, 'VFIO_GET_API_VERSION goes to the compat handler (VFIO_API_VERSION 0)');
+  t.is(fd.raw(I.IOMMU_IOAS_ALLOC, fd.alloc(encode(I.iommu_ioas_alloc, { size: 12, flags: 1 }))), 'EOPNOTSUPP');
+});
+
+test('objects hold each other: IOAS ← automatic HWPT ← mock device ← selftest object; EBUSY until the leaf goes', (t) => {
+  const fd = new Fd();
+  const a = fd.ioasAlloc();
+  const md = fd.mockDomain(a);
+  t.is(md.rc, 0);
+  t.deepEqual([md.stdev, md.idev, md.hwpt], [2, 3, 4]);
+  t.is(fd.destroy(a), 'EBUSY', "the mock domain's HWPT holds the IOAS");
+  t.is(fd.destroy(md.hwpt), 'EBUSY', 'the device holds its HWPT');
+  t.is(fd.destroy(md.idev), 'EBUSY', 'the selftest object holds the device');
+  t.is(fd.destroy(md.stdev), 0);
+  t.is(fd.destroy(md.hwpt), 'ENOENT', 'the automatic HWPT went with its last device');
+  t.is(fd.destroy(a), 0);
 });
 
 test('object ids: from 1, lowest free reused; wrong type and unknown id are ENOENT; destroy of a busy object EBUSY', (t) => {
@@ -132,19 +141,30 @@ test('object ids: from 1, lowest free reused; wrong type and unknown id are ENOE
   t.is(fd.ioasAlloc(), 4);
 });
 
-test('release destroys every object, dependents first, and unmaps the IOASes', (t) => {
-  const fd = new Fd();
+test('the last close destroys every object, dependents first: pins, accounting and DMA ownership go', (t) => {
+  const fd = new Fd('6.12', user(1000));
   const a = fd.ioasAlloc();
-  fd.map(a, PAGE);
-  const holder = fd.ictx.objectAlloc('selftest');
-  fd.ictx.objectFinalize(holder);
-  const ioas = fd.ictx.getObject<{ iopt: { areas: unknown[] } }>(a, 'ioas');
-  fd.ictx.putObject(ioas);
-  fd.ictx.refObject(ioas);
-  holder.ops = { destroy: () => fd.ictx.unrefObject(ioas) };
-  fd.ictx.release();
-  t.is(fd.ictx.objects.size, 0);
-  t.is(ioas.impl.iopt.areas.length, 0);
+  const buf = fd.mem.mmap(4n * PAGE);
+  t.is(fd.map(a, 4n * PAGE, undefined, undefined, buf).rc, 0);
+  t.is(fd.mockDomain(a).rc, 'EADDRINUSE', 'the area sits below the mock aperture, which the domain reserves');
+  t.is(fd.unmap(a, 0n, U64_MAX).rc, 0);
+  const md = fd.mockDomain(a);
+  t.is(md.rc, 0);
+  t.is(fd.checkRefs(buf, 4n * PAGE, 0), 0, 'nothing mapped: nothing pinned');
+  t.is(fd.map(a, 4n * PAGE, undefined, undefined, buf).rc, 0);
+  t.is(fd.checkRefs(buf, 4n * PAGE, 1), 0, 'the mock domain pinned the buffer once');
+  t.is(fd.mem.pinnedVm, 4n);
+  t.is(fd.ictx.st.userLockedVm.get(1000), 4n, "charged to the user's locked_vm");
+  const ictx = fd.ictx;
+  const dup = fd.p.sys.dup(fd.fd);
+  fd.close();
+  t.is(ictx.objects.size, 4, 'a dup keeps the context');
+  fd.p.sys.close(dup);
+  t.is(ictx.objects.size, 0);
+  t.is(fd.mem.pinnedVm, 0n);
+  t.is(ictx.st.userLockedVm.size, 0, "the user's locked_vm is back to 0");
+  const again = fd.reopen();
+  t.is(again.checkRefs(buf, 4n * PAGE, 0), 0, 'no page is pinned any more');
 });
 
 test('IOAS_IOVA_RANGES: one range on a fresh IOAS; EMSGSIZE after writing back the count and what fits', (t) => {
@@ -156,10 +176,8 @@ test('IOAS_IOVA_RANGES: one range on a fresh IOAS; EMSGSIZE after writing back t
   t.is(r.out.num_iovas, 1);
   t.is(r.out.out_iova_alignment, 1n);
   t.deepEqual(decode(I.iommu_iova_range, fd.mem.read(arr, 16)), { start: 0n, last: U64_MAX });
-  const iopt = fd.ictx.getObject<{ iopt: import('./io_pagetable').IoPagetable }>(id, 'ioas');
-  iopt.impl.iopt.reserveIova(0xfee0_0000n, 0xfeef_ffffn, 'msi');
-  iopt.impl.iopt.reserveIova(0x1_0000_0000n, 0x1_0000_0fffn, 'x');
-  fd.ictx.putObject(iopt);
+  t.is(fd.addReserved(id, 0xfee0_0000n, 0x10_0000n), 0);
+  t.is(fd.addReserved(id, 0x1_0000_0000n, 0x1000n), 0);
   // QEMU's probe: num_iovas 0, then fetch.
   r = fd.io(I.IOMMU_IOAS_IOVA_RANGES, I.iommu_ioas_iova_ranges, { ioas_id: id, num_iovas: 0, allowed_iovas: 0n });
   t.is(r.rc, 'EMSGSIZE');
@@ -170,7 +188,7 @@ test('IOAS_IOVA_RANGES: one range on a fresh IOAS; EMSGSIZE after writing back t
   r = fd.io(I.IOMMU_IOAS_IOVA_RANGES, I.iommu_ioas_iova_ranges, { ioas_id: id, num_iovas: 3, allowed_iovas: arr });
   t.is(r.rc, 0);
   t.deepEqual(decode(I.iommu_iova_range, fd.mem.read(arr + 32n, 16)), { start: 0x1_0000_1000n, last: U64_MAX });
-  const table: [string, Input<typeof I.iommu_ioas_iova_ranges>, AnyErrno][] = [
+  const table: [string, Input<typeof I.iommu_ioas_iova_ranges>, Errno][] = [
     ['__reserved', { ioas_id: id, __reserved: 1 }, 'EOPNOTSUPP'],
     ['bad id', { ioas_id: 99 }, 'ENOENT'],
     ['unmapped array', { ioas_id: id, num_iovas: 1, allowed_iovas: 0x10n }, 'EFAULT'],
@@ -185,10 +203,8 @@ test('IOAS_MAP errno table in the kernel order; without a domain no user memory 
   const F = I.IOMMU_IOAS_MAP_FIXED_IOVA;
   const ok = fd.map(id, PAGE, 0x10_0000n);
   t.is(ok.rc, 0);
-  const iopt = fd.ictx.getObject<{ iopt: import('./io_pagetable').IoPagetable }>(id, 'ioas');
-  iopt.impl.iopt.reserveIova(0x20_0000n, 0x2f_ffffn, 'dev');
-  fd.ictx.putObject(iopt);
-  const cases: [string, Input<typeof I.iommu_ioas_map>, AnyErrno][] = [
+  t.is(fd.addReserved(id, 0x20_0000n, 0x10_0000n), 0);
+  const cases: [string, Input<typeof I.iommu_ioas_map>, Errno][] = [
     ['unknown flag', { ioas_id: 99, flags: 8 | RW, length: PAGE }, 'EOPNOTSUPP'],
     ['__reserved', { ioas_id: 99, flags: RW, __reserved: 1, length: PAGE }, 'EOPNOTSUPP'],
     ['iova ULONG_MAX', { ioas_id: 99, flags: RW, iova: U64_MAX, length: PAGE }, 'EOVERFLOW'],
@@ -239,17 +255,17 @@ test('IOAS_ALLOW_IOVAS: __reserved, ENOENT, EFAULT, start >= last, overlap, EADD
   t.is(allow({ num_iovas: 1 }), 'EINVAL', 'start == last');
   put([0x1000n, 0x4fffn], [0x4000n, 0x8fffn]);
   t.is(allow({ num_iovas: 2 }), 'EINVAL', 'overlapping ranges');
-  const o = fd.ictx.getObject<{ iopt: import('./io_pagetable').IoPagetable }>(id, 'ioas');
-  o.impl.iopt.reserveIova(0x8000n, 0x8fffn, 'dev');
+  t.is(fd.addReserved(id, 0x8000n, 0x1000n), 0);
+  const allowed = () => (fd.ictx.objects.get(id)!.impl as { iopt: { allowed: readonly unknown[] } }).iopt.allowed;
   put([0x1000n, 0x3fffn], [0x4000n, 0x8fffn]);
   t.is(allow({ num_iovas: 2 }), 'EADDRINUSE');
-  t.deepEqual(o.impl.iopt.allowed, []);
+  t.deepEqual(allowed(), []);
   put([0x1000n, 0x3fffn], [0x4000n, 0x7fffn]);
   t.is(allow({ num_iovas: 2 }), 0);
-  t.is(o.impl.iopt.allowed.length, 2);
+  t.is(allowed().length, 2);
+  t.is(fd.addReserved(id, 0x7000n, 0x2000n), 'EADDRINUSE', 'a reservation may not cover an allowed range');
   t.is(allow({ num_iovas: 0 }), 0);
-  t.deepEqual(o.impl.iopt.allowed, [], 'num_iovas 0 clears');
-  fd.ictx.putObject(o);
+  t.deepEqual(allowed(), [], 'num_iovas 0 clears');
 });
 
 test('IOAS_COPY: flags, overflow, R/W, source ENOENT, destination ENOENT; copies into another IOAS', (t) => {
@@ -268,9 +284,8 @@ test('IOAS_COPY: flags, overflow, R/W, source ENOENT, destination ENOENT; copies
   const r = copy({ src_iova: 0x10_1000n, length: 2n * PAGE });
   t.is(r.rc, 0);
   t.is(r.out.dst_iova, PAGE, 'placed by its source byte (user_va + 4 KiB is only 4 KiB-aligned), not by the 8 KiB length');
-  const o = fd.ictx.getObject<{ iopt: import('./io_pagetable').IoPagetable }>(src, 'ioas');
-  t.is(o.impl.iopt.areas[0]!.pages.refs, 2, 'the pages are shared, not pinned twice');
-  fd.ictx.putObject(o);
+  const o = fd.ictx.objects.get(src)!.impl as { iopt: import('./io_pagetable').IoPagetable };
+  t.is(o.iopt.areas[0]!.pages.refs, 2, 'the pages are shared, not pinned twice');
 });
 
 test('IOMMU_OPTION: RLIMIT_MODE (CAP_SYS_RESOURCE, EBUSY with objects) and HUGE_PAGES per IOAS; only val64 written back', (t) => {
@@ -297,7 +312,7 @@ test('IOMMU_OPTION: RLIMIT_MODE (CAP_SYS_RESOURCE, EBUSY with objects) and HUGE_
   t.is(ropt({ option_id: I.IOMMU_OPTION_HUGE_PAGES, op: OP_SET, object_id: id, val64: 0n }).rc, 0);
   t.is(ropt({ option_id: I.IOMMU_OPTION_HUGE_PAGES, op: OP_GET, object_id: id }).out.val64, 0n);
   // only val64 is copied back: a GET leaves the rest of the struct as the caller wrote it
-  const p = root.mem.alloc(encode(I.iommu_option, { size: 24, option_id: I.IOMMU_OPTION_HUGE_PAGES, op: OP_GET, object_id: id }));
+  const p = root.alloc(encode(I.iommu_option, { size: 24, option_id: I.IOMMU_OPTION_HUGE_PAGES, op: OP_GET, object_id: id }));
   root.mem.write(p, encode(I.iommu_option, { size: 24, option_id: 1, op: 1, object_id: id }));
   t.is(root.raw(I.IOMMU_OPTION, p), 0);
   t.is(decode(I.iommu_option, root.mem.read(p, 24)).option_id, 1);

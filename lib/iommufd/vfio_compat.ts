@@ -9,10 +9,10 @@
  * back even when failing; GET_INFO has only the DMA_AVAIL (U32_MAX) and IOVA_RANGE
  * capabilities and always rewrites argsz to the full size; DIRTY_PAGES is ENOTTY.
  */
-import { copyFromUser, copyToUser, decode, encode, offsetofend, putUser, structSize, u32 } from '../abi';
-import { Credentials, capable } from '../cred';
-import type { MmStruct } from '../mm/mm';
+import { UserAccess, copyFromUser, copyToUser, decode, encode, offsetofend, putUser, structSize, u32 } from '../abi';
+import { capable } from '../cred';
 import { kerr } from '../errno';
+import type { Task } from '../task/sched';
 import { IOMMU_VFIO_IOAS_CLEAR, IOMMU_VFIO_IOAS_GET, IOMMU_VFIO_IOAS_SET, iommu_vfio_ioas } from '../uapi/iommufd';
 import {
   VFIO_API_VERSION,
@@ -42,33 +42,48 @@ import {
   vfio_iommu_type1_info_dma_avail,
   vfio_iova_range,
 } from '../uapi/vfio';
+import type { IommufdHwptPaging } from './hw_pagetable';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, ULONG_MAX } from './io_pagetable';
-import { IommufdIoas, IoasFactoryOptions, iommufdGetIoas, iommufdIoasAlloc } from './ioas';
-import type { IommufdCtx, IommufdObject, IommufdUcmd } from './main';
-import { ioptAllocPages } from './pages';
+import { IommufdIoas, iommufdGetIoas, iommufdIoasAlloc, iommufdUserPages } from './ioas';
+import { IommufdCtx, IommufdObject, IommufdUcmd, faultingAccess } from './main';
 
 /** A counted reference to the compat IOAS, or ENODEV. @see vfio_compat.c:get_compat_ioas */
 export function getCompatIoas(ictx: IommufdCtx): IommufdObject<IommufdIoas> {
   const obj = ictx.vfioIoas as IommufdObject<IommufdIoas> | undefined;
-  if (!obj || obj.users === 0) throw kerr('ENODEV');
-  obj.users++;
-  obj.shorttermUsers++;
+  if (!obj || !ictx.lockObj(obj)) throw kerr('ENODEV');
   return obj;
 }
 
+/** The compat IOAS's id (ENODEV without one). @see vfio_compat.c:iommufd_vfio_compat_ioas_get_id */
+export function iommufdVfioCompatIoasGetId(ictx: IommufdCtx): number {
+  const obj = getCompatIoas(ictx);
+  ictx.putObject(obj);
+  return obj.id;
+}
+
 /**
- * Ensure a compat IOAS exists (VFIO_GROUP_SET_CONTAINER on an iommufd, or the compat
- * container's first group); an IOAS already chosen is kept. Refused in no-iommu mode (EINVAL).
+ * A no-iommu group joined: VFIO_NOIOMMU_IOMMU becomes the only type; EINVAL once a compat IOAS
+ * exists. @see drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_compat_set_no_iommu
+ */
+export function iommufdVfioCompatSetNoIommu(ictx: IommufdCtx): void {
+  if (ictx.vfioIoas) throw kerr('EINVAL');
+  ictx.noIommuMode = true;
+}
+
+/**
+ * Ensure a compat IOAS exists (VFIO_GROUP_SET_CONTAINER on an iommufd): an IOAS already chosen is
+ * kept; refused in no-iommu mode (EINVAL). The new IOAS is a userspace-visible object.
  * @see drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_compat_ioas_create
  */
-export function iommufdVfioCompatIoasCreate(ictx: IommufdCtx, noIommuMode: boolean, opts: IoasFactoryOptions = {}): void {
-  const ioas = iommufdIoasAlloc(ictx, opts);
-  if (noIommuMode) {
+export function iommufdVfioCompatIoasCreate(ictx: IommufdCtx): void {
+  const ioas = iommufdIoasAlloc(ictx);
+  if (ictx.noIommuMode) {
     ictx.objectAbort(ioas.obj);
     throw kerr('EINVAL');
   }
   const cur = ictx.vfioIoas;
-  if (cur && cur.users > 0) {
+  if (cur && ictx.lockObj(cur)) {
+    ictx.putObject(cur);
     ictx.objectAbort(ioas.obj);
     return;
   }
@@ -106,17 +121,11 @@ export function iommufdVfioIoas(ucmd: IommufdUcmd<typeof iommu_vfio_ioas>): numb
   }
 }
 
-/** What the compat handler needs besides the context: the caller and the kernel config. */
-export interface IommufdVfioCall {
+/** What the compat handlers need besides the context: the caller and its memory. */
+interface IommufdVfioCall {
   readonly ictx: IommufdCtx;
-  readonly mem: MmStruct;
-  readonly cred: Credentials;
-  /** CONFIG_VFIO_NOIOMMU */
-  readonly noiommuConfig?: boolean;
-  /** Set by iommufd_vfio_compat_set_no_iommu when a no-iommu device joined. */
-  readonly noIommuMode?: boolean;
-  /** Every HWPT on the compat IOAS enforces cache coherency (VFIO_DMA_CC_IOMMU). */
-  readonly enforceCacheCoherency?: (ioas: IommufdIoas) => boolean;
+  readonly current: Task;
+  readonly mem: UserAccess;
 }
 
 /** @see drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_map_dma */
@@ -129,12 +138,8 @@ function iommufdVfioMapDma(call: IommufdVfioCall, arg: bigint): number {
   if (map.flags & VFIO_DMA_MAP_FLAG_WRITE) prot |= IOMMU_WRITE;
   const obj = getCompatIoas(call.ictx);
   try {
-    const pages = ioptAllocPages(map.vaddr, map.size, (prot & IOMMU_WRITE) !== 0, {
-      ipcLock: capable(call.cred, 'CAP_IPC_LOCK'),
-      sourceMm: call.mem,
-      fail: () => call.ictx.faults.shouldFail(),
-    });
-    if (call.ictx.accountMode === 'mm' && pages.accountMode === 'user') pages.accountMode = 'mm';
+    // Maps through the legacy interface use the context's accounting (VFIO's, when /dev/vfio/vfio).
+    const pages = iommufdUserPages(call.ictx, call.current, map.vaddr, map.size, (prot & IOMMU_WRITE) !== 0);
     obj.impl.iopt.mapUserPages(pages, map.vaddr, map.size, map.iova, prot);
     return 0;
   } finally {
@@ -192,13 +197,14 @@ function iommufdVfioCheckExtension(call: IommufdVfioCall, type: bigint): number 
     case VFIO_TYPE1_IOMMU:
     case VFIO_TYPE1v2_IOMMU:
     case VFIO_UNMAP_ALL:
-      return call.noIommuMode ? 0 : 1;
+      return call.ictx.noIommuMode ? 0 : 1;
     case VFIO_NOIOMMU_IOMMU:
-      return call.noiommuConfig ? 1 : 0;
+      return NOIOMMU_CONFIG ? 1 : 0;
     case VFIO_DMA_CC_IOMMU: {
+      // Every HWPT on the compat IOAS must enforce cache coherency. @see vfio_compat.c:iommufd_vfio_cc_iommu
       const obj = getCompatIoas(call.ictx);
       try {
-        return !call.enforceCacheCoherency || call.enforceCacheCoherency(obj.impl) ? 1 : 0;
+        return (obj.impl.hwptList as IommufdHwptPaging[]).every((h) => h.enforceCacheCoherency) ? 1 : 0;
       } finally {
         call.ictx.putObject(obj);
       }
@@ -215,11 +221,12 @@ function iommufdVfioCheckExtension(call: IommufdVfioCall, type: bigint): number 
  * @see drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_set_iommu
  */
 function iommufdVfioSetIommu(call: IommufdVfioCall, type: bigint): number {
-  if (call.noiommuConfig && type === BigInt(VFIO_NOIOMMU_IOMMU) && call.noIommuMode) {
-    if (!capable(call.cred, 'CAP_SYS_RAWIO')) throw kerr('EPERM');
+  const noIommuMode = call.ictx.noIommuMode;
+  if (NOIOMMU_CONFIG && type === BigInt(VFIO_NOIOMMU_IOMMU) && noIommuMode) {
+    if (!capable(call.current.cred, 'CAP_SYS_RAWIO')) throw kerr('EPERM');
     return 0;
   }
-  if ((type !== BigInt(VFIO_TYPE1_IOMMU) && type !== BigInt(VFIO_TYPE1v2_IOMMU)) || call.noIommuMode) throw kerr('EINVAL');
+  if ((type !== BigInt(VFIO_TYPE1_IOMMU) && type !== BigInt(VFIO_TYPE1v2_IOMMU)) || noIommuMode) throw kerr('EINVAL');
   const obj = getCompatIoas(call.ictx);
   try {
     if (type === BigInt(VFIO_TYPE1_IOMMU)) obj.impl.iopt.disableLargePagesOrThrow();
@@ -230,6 +237,8 @@ function iommufdVfioSetIommu(call: IommufdVfioCall, type: bigint): number {
 }
 
 const PAGE_SIZE = 4096n;
+/** CONFIG_VFIO_NOIOMMU (the emulated kernels build VFIO's no-IOMMU mode). */
+const NOIOMMU_CONFIG = true;
 const PAGE_MASK = ~(PAGE_SIZE - 1n) & ULONG_MAX;
 
 /** The AND of the domains' page sizes, normalised like type1, at least the IOVA alignment. @see vfio_compat.c:iommufd_get_pagesizes */
@@ -318,7 +327,8 @@ function iommufdVfioIommuGetInfo(call: IommufdVfioCall, arg: bigint): number {
  * `arg` is the raw ioctl argument: an integer for SET_IOMMU and CHECK_EXTENSION.
  * @see drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_ioctl
  */
-export function iommufdVfioIoctl(call: IommufdVfioCall, cmd: number, arg: bigint): number {
+export function iommufdVfioIoctl(ictx: IommufdCtx, current: Task, cmd: number, arg: bigint): number {
+  const call: IommufdVfioCall = { ictx, current, mem: faultingAccess(current.mm, ictx.faults) };
   switch (cmd) {
     case VFIO_GET_API_VERSION:
       return VFIO_API_VERSION;

@@ -64,7 +64,7 @@ export interface IommuDomain {
   /** `domain->dirty_ops`: set on domains allocated with dirty tracking. */
   readonly dirtyOps?: IommuDirtyOps;
   /** `domain->owner`: the driver that allocated it through `domain_alloc_user`. */
-  readonly owner?: string;
+  owner?: string;
   /** `domain->iopf_handler` + `fault_data`: where this domain's page faults go. */
   iopfHandler?: (fault: IopfFaultEvent) => void;
 }
