@@ -48,6 +48,8 @@ export {
 export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording, UmockdevExport, UmockdevImport } from './record';
 export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './user/vfio';
 export type { VfioInfo, Type1Info, DmaMapArgs } from './user/vfio';
+export { iommufd, iommufdInfo, IommufdHandle, VfioCdevHandle } from './user/iommufd';
+export type { IommufdInfo } from './user/iommufd';
 export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError } from './agent';

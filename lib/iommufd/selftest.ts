@@ -347,7 +347,7 @@ function mockDevCreate(ictx: IommufdCtx, flags: number): MockDev {
     mockFlags: flags,
     mockId: id,
   };
-  const group: IommuGroup = { id: ms.groupId(), devices: [dev], name: undefined, defaultDomain: null, bootDomain: null, ownerCnt: 0, owner: null, noiommu: false, domain: null };
+  const group: IommuGroup = { id: ms.groupId(), devices: [dev], platformDevices: [], name: undefined, defaultDomain: null, bootDomain: null, ownerCnt: 0, owner: null, noiommu: false, domain: null };
   dev.group = group;
   dev.groupLinkName = name;
   return dev;

@@ -26,7 +26,7 @@ import { iommufdVfioCompatIoasCreate, iommufdVfioCompatSetNoIommu } from '../iom
 import { VfioContainer, VfioContainerFile, vfioContainerAttachGroup, vfioFops, vfioGroupDetachContainer, vfioGroupUseContainer } from './container';
 import { vfioDfIommufdBind, vfioIommufdCompatAttachIoas, vfioIommufdDeviceHasCompatIoas } from './iommufd';
 import type { VfioDevice, VfioDeviceFile, VfioState } from './vfio_main';
-import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfOpen } from './vfio_main';
+import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
 
 /** `enum vfio_group_type` */
 export enum VfioGroupType {
