@@ -12,13 +12,26 @@ export interface Combo {
   readonly host: string;
   /** undefined: the kernel the host's topology names. */
   readonly kernel: string | undefined;
+  /** `--kconfig`: the host built with these options. */
+  readonly kconfig?: string;
 }
 
-/** The default host under several profiles; every other host under its own kernel and the latest. */
+/** The iommufd builds of the matrix: /dev/iommu next to the legacy container, and iommufd serving /dev/vfio/vfio. */
+export const IOMMUFD_KCONFIG = 'CONFIG_IOMMUFD=y';
+export const IOMMUFD_COMPAT_KCONFIG = 'CONFIG_IOMMUFD=y,CONFIG_VFIO_CONTAINER=n,CONFIG_IOMMUFD_VFIO_CONTAINER=y';
+
+/**
+ * The default host under several profiles; every other host under its own kernel and the latest;
+ * and, with iommufd built in (Debian's configs leave it out), the default host under its own kernel
+ * and with iommufd's container under the latest, the SMMUv3 host (software MSI window) under its own.
+ */
 export function matrix(): Combo[] {
   const out: Combo[] = [];
   for (const k of [undefined, '4.11', '5.4', '5.15', 'latest']) out.push({ host: DEFAULT_HOST, kernel: k });
   for (const host of builtinHostNames()) if (host !== DEFAULT_HOST) for (const k of [undefined, 'latest']) out.push({ host, kernel: k });
+  out.push({ host: DEFAULT_HOST, kernel: undefined, kconfig: IOMMUFD_KCONFIG });
+  out.push({ host: DEFAULT_HOST, kernel: 'latest', kconfig: IOMMUFD_COMPAT_KCONFIG });
+  if (builtinHostNames().includes('arm64-smmuv3')) out.push({ host: 'arm64-smmuv3', kernel: undefined, kconfig: IOMMUFD_KCONFIG });
   return out;
 }
 
@@ -28,6 +41,7 @@ const FIXED_KERNEL_VARIANTS = ['v5_10', 'v5_11', 'v5_15', 'v6_3', 'v6_4'];
 export function argvFor(c: Combo): string[] {
   const argv = ['--target', 'emulator', '--host', c.host];
   if (c.kernel !== undefined) argv.push('--kernel', c.kernel, ...FIXED_KERNEL_VARIANTS.flatMap(v => ['-V', v]));
+  if (c.kconfig !== undefined) argv.push('--kconfig', c.kconfig);
   return argv;
 }
 
@@ -35,7 +49,7 @@ export function registerBridge(test: TestFn, pick: (c: Combo) => boolean): void 
   const programs = discover(__dirname);
   for (const c of matrix().filter(pick)) {
     for (const p of programs) {
-      test(`${p.name} --host ${c.host}${c.kernel ? ` --kernel ${c.kernel}` : ''}`, async t => {
+      test(`${p.name} --host ${c.host}${c.kernel ? ` --kernel ${c.kernel}` : ''}${c.kconfig ? ` --kconfig ${c.kconfig}` : ''}`, async t => {
         const r = await loadProgram(p.file)(argvFor(c), { env: { KSFT_TAP_LEVEL: '1' } });
         t.is(r.counts.fail + r.counts.error, 0, r.output);
         t.is(r.exitCode, KSFT_PASS, r.output);

@@ -10,7 +10,7 @@ export type { LoadOptions } from './hosts';
 export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
 export type { ByteLimit, ConfinedFs } from './hostfs';
 export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
-export type { Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
+export type { Kconfig, Topology, TopologyInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
 export { parseKernelVersion, compareKernelVersion } from './kernel/version';

@@ -23,12 +23,13 @@ export interface SuiteCtx {
 }
 export type SuiteT = T<SuiteCtx>;
 
-const HELPERS = ['suite', 'sysfs', 'attr', 'iommu'].flatMap(m => [path.join(__dirname, `${m}.ts`), path.join(__dirname, `${m}.js`)]);
+const HELPERS = ['suite', 'sysfs', 'attr', 'iommu', 'iommufd'].flatMap(m => [path.join(__dirname, `${m}.ts`), path.join(__dirname, `${m}.js`)]);
 
 export const SUITE_OPTIONS = {
   target: { type: 'string', valueName: 'SPEC', description: TARGET_USAGE, default: 'emulator' },
   host: { type: 'string', valueName: 'NAME|FILE', description: 'emulator: built-in host or topology file' },
   kernel: { type: 'string', valueName: 'VERSION', description: 'emulator: run the host under this kernel; dir: the tree\'s kernel' },
+  kconfig: { type: 'string', valueName: 'CONFIG_X=y|n,...', description: 'emulator: build the host with these Kconfig options (e.g. CONFIG_IOMMUFD=y)' },
 } as const;
 
 export function suite(name: string): Harness<SuiteCtx> {
@@ -42,7 +43,7 @@ export function suite(name: string): Harness<SuiteCtx> {
           const v = info.options[k];
           return typeof v === 'string' ? v : undefined;
         };
-        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel') });
+        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel'), kconfig: opt('kconfig') });
         return { target, sysfs: new SysfsView(target) };
       },
       destroy(ctx) {
