@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion } from '../../lib/index';
+import { createMachine, isTopologyPath, loadTopologyFile, Machine, parseKernelVersion, resolveHost, type Kconfig, type TopologyInput } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
 import { inputLimits } from './limits';
@@ -36,12 +36,16 @@ export const hostOptions = {
   kernel: { type: 'string', short: 'k' },
 } as const satisfies Options;
 
-export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
+/** The machine of `--host`/`--kernel`; `kconfig` builds that host with those options over its own. */
+export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>, kconfig?: Partial<Kconfig>): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
   const kernel = args.values.kernel as string | undefined;
   if (kernel !== undefined && kernel !== 'latest' && !parseKernelVersion(kernel))
     throw new UsageError(`--kernel: not a kernel version: ${JSON.stringify(kernel)} (e.g. 6.8, 5.15.2 or latest)`);
-  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel });
+  const topology = isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host;
+  if (!kconfig) return createMachine(topology, { kernel });
+  const src = (typeof topology === 'string' ? resolveHost(topology) : topology).source as TopologyInput & { kconfig?: Partial<Kconfig> };
+  return createMachine({ ...src, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput, { kernel });
 }
 
 export const str = (args: ParsedArgs, k: string): string | undefined => args.values[k] as string | undefined;
