@@ -40,6 +40,18 @@ export interface ContainerInfo {
   readonly iommu: { iovaPgsizes: string; iovaRanges: RangeEntry[]; dmaAvail: number | null } | null;
 }
 
+/** `GET …/iommufd/groups/:group`: the group's cdevs bound and attached to a fresh IOAS. */
+export interface IommufdGroupInfo {
+  readonly group: number;
+  readonly devices: { bdf: string; cdev: string; devid: number }[];
+  readonly ioas: number;
+  readonly hwpt: number;
+  readonly alignment: string;
+  readonly iovaRanges: RangeEntry[];
+  readonly groupUsableIova: RangeEntry[];
+  readonly matchesGroupUsableIova: boolean;
+}
+
 export class AgentClientError extends Error {
   override readonly name = 'AgentClientError';
   constructor(
@@ -117,8 +129,13 @@ export class AgentClient {
   machine(id: string): Promise<MachineEntry> {
     return this.call('GET', `/v1/machines/${encodeURIComponent(id)}`);
   }
-  /** A built-in host by name, or a topology document (the JSON shape of a topology file). */
-  createMachine(a: { host: string; kernel?: string } | { topology: Record<string, unknown>; kernel?: string }): Promise<MachineEntry> {
+  /**
+   * A built-in host by name, or a topology document (the JSON shape of a topology file);
+   * `kconfig` builds it with those options (`{ CONFIG_IOMMUFD: true }`).
+   */
+  createMachine(
+    a: ({ host: string } | { topology: Record<string, unknown> }) & { kernel?: string; kconfig?: Record<string, boolean> },
+  ): Promise<MachineEntry> {
     return this.call('POST', '/v1/machines', a);
   }
   destroyMachine(id: string): Promise<{ deleted: string }> {
@@ -160,6 +177,10 @@ export class AgentClient {
   unmap(id: string, container: string, a: { iova: bigint | number | string; size: bigint | number | string } | 'all'): Promise<{ unmapped: string }> {
     const body = a === 'all' ? { all: true } : { iova: hexArg(a.iova), size: hexArg(a.size) };
     return this.call('POST', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}/unmap`, body);
+  }
+  /** The IOVA ranges an iommufd attach of `group` produces (a machine created with CONFIG_IOMMUFD). */
+  iommufdGroupInfo(id: string, group: number): Promise<IommufdGroupInfo> {
+    return this.call('GET', `/v1/machines/${encodeURIComponent(id)}/iommufd/groups/${group}`);
   }
   closeContainer(id: string, container: string): Promise<{ deleted: string }> {
     return this.call('DELETE', `/v1/machines/${encodeURIComponent(id)}/vfio/containers/${encodeURIComponent(container)}`);

@@ -7,7 +7,7 @@
  *
  *   GET    /v1/hosts                               built-in hosts
  *   GET    /v1/machines                            machines
- *   POST   /v1/machines            {host|topology, kernel?}
+ *   POST   /v1/machines            {host|topology, kernel?, kconfig?}   kconfig: {CONFIG_IOMMUFD: true, …}
  *   DELETE /v1/machines/:id
  *   GET    /v1/machines/:id/file?path=/sys/…        file (text|base64), dir (entries), link (target)
  *   PUT    /v1/machines/:id/file   {path, data}      write(2): the attribute's store and its errno
@@ -18,6 +18,9 @@
  *   POST   /v1/machines/:id/vfio/containers/:cid/map {iova, size, vaddr?}
  *   POST   /v1/machines/:id/vfio/containers/:cid/unmap {iova, size} | {all: true}
  *   DELETE /v1/machines/:id/vfio/containers/:cid
+ *   GET    /v1/machines/:id/iommufd/groups/:group   the group's cdevs bound to /dev/iommu and attached to
+ *                                                  a fresh IOAS: IOAS_IOVA_RANGES, alignment, the IOMMU
+ *                                                  core's usable IOVA (a kernel with CONFIG_IOMMUFD)
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +36,7 @@ import { O_RDONLY, O_WRONLY } from '../uapi/fcntl';
 import { IovaRange, hex64 } from '../model/iova';
 import { RESV_TYPE_STRING } from '../model/resv_region';
 import { VfioContainerHandle, VfioGroupHandle, vfio } from '../user/vfio';
+import { iommufdInfo } from '../user/iommufd';
 import type { KernelError } from '../errno';
 
 export interface AgentOptions {
@@ -90,7 +94,12 @@ const SCHEMAS = {
   create: {
     type: 'object',
     additionalProperties: false,
-    properties: { host: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' }, topology: { type: 'object' }, kernel: { type: 'string', maxLength: 64 } },
+    properties: {
+      host: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
+      topology: { type: 'object' },
+      kernel: { type: 'string', maxLength: 64 },
+      kconfig: { type: 'object', maxProperties: 32, propertyNames: { pattern: '^CONFIG_[A-Z0-9_]{1,64}$' }, additionalProperties: { type: 'boolean' } },
+    },
     oneOf: [{ required: ['host'] }, { required: ['topology'] }],
   },
   write: {
@@ -292,15 +301,23 @@ export class Agent {
       case 'vfio':
         if (p[4] === 'containers') return this.vfioRoute(method, e, p.slice(5), body, allow);
         break;
+      case 'iommufd':
+        if (p.length !== 6 || p[4] !== 'groups') break;
+        allow('GET');
+        return [200, iommufdGroupInfo(e.m, p[5]!)];
     }
     throw new AgentError(404, 'ENOENT', `no such endpoint ${url.pathname}`);
   }
 
-  private create(b: { host?: string; topology?: Record<string, unknown>; kernel?: string }): Entry {
+  private create(b: { host?: string; topology?: Record<string, unknown>; kernel?: string; kconfig?: Record<string, boolean> }): Entry {
     if (this.machines.size >= this.maxMachines) throw new AgentError(507, 'ENOSPC', `${this.maxMachines} machines exist (limit); destroy one first`);
     let t: Topology;
     try {
       t = b.host !== undefined ? loadBuiltinHost(b.host) : topologyFromJSON(b.topology, 'body.topology');
+      if (b.kconfig) {
+        const src = t.source as Record<string, unknown> & { kconfig?: Record<string, boolean> };
+        t = topologyFromJSON({ ...src, kconfig: { ...(src.kconfig ?? {}), ...b.kconfig } }, 'body.kconfig');
+      }
     } catch (err) {
       if (err instanceof TopologyError) throw new AgentError(400, 'EINVAL', err.message);
       throw err;
@@ -402,6 +419,24 @@ function errorReply(e: unknown): [number, unknown] {
   const ne = e as NodeJS.ErrnoException;
   if (ne && typeof ne.code === 'string' && ne.code in ERRNO) return reply(STATUS[ne.code as Errno] ?? 422, ne.code, ne.message);
   return reply(500, 'EIO', `internal error: ${(e as Error)?.message ?? String(e)}`);
+}
+
+/** `GET …/iommufd/groups/:group`: what `iommu-emu vfio-info --iommufd` prints, as JSON. */
+function iommufdGroupInfo(m: Machine, group: string) {
+  if (!/^\d{1,7}$/.test(group)) throw new AgentError(400, 'EINVAL', `group ${JSON.stringify(group)}: expected a group number`);
+  if (!m.fs.existsSync('/dev/iommu')) throw new AgentError(404, 'ENODEV', `machine has no /dev/iommu: create it with kconfig {"CONFIG_IOMMUFD": true} on a kernel with iommufd (6.2+)`);
+  const i = iommufdInfo(m, Number(group));
+  const same = i.iovaRanges.length === i.groupUsableIova.length && i.iovaRanges.every((r, k) => r.start === i.groupUsableIova[k]!.start && r.last === i.groupUsableIova[k]!.last);
+  return {
+    group: i.group,
+    devices: i.devices,
+    ioas: i.ioas,
+    hwpt: i.hwpt,
+    alignment: hexOut(i.alignment),
+    iovaRanges: i.iovaRanges.map(rangeOut),
+    groupUsableIova: i.groupUsableIova.map(rangeOut),
+    matchesGroupUsableIova: same,
+  };
 }
 
 function hostInfo(name: string) {
