@@ -572,7 +572,11 @@ export function iommufdCtxFromFd(current: Task, fd: number): IommufdCtx {
   return iommufdCtxFromFile(f);
 }
 
-/** `MISC_DYNAMIC_MINOR`: the misc core hands out minors from 255 down; this is where /dev/iommu usually lands. */
+/**
+ * iommu_misc_dev asks for `MISC_DYNAMIC_MINOR`: the misc core picks the number at registration.
+ * @note emulation: a fixed minor in the range dynamic misc minors take on current kernels (other
+ * dynamic misc devices of the same boot, registered earlier, would shift it on a real machine).
+ */
 export const IOMMU_MISC_MINOR = 123;
 /** `VFIO_MINOR` (include/linux/miscdevice.h) */
 const VFIO_MINOR = 196;
