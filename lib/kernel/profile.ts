@@ -196,7 +196,7 @@ export const FEATURES = {
   iommufd: {
     since: '6.2',
     what: '/dev/iommu (iommufd): DESTROY, IOAS_ALLOC/ALLOW_IOVAS/COPY/IOVA_RANGES/MAP/UNMAP, OPTION, VFIO_IOAS',
-    source: 'drivers/iommu/iommufd/main.c:iommufd_ioctl_ops (release recalled)',
+    source: 'drivers/iommu/iommufd/main.c:iommufd_ioctl_ops, from 2ff4bed7fee7 "iommufd: File descriptor, context, kconfig and makefiles" (series v6, lore 6-v6-a196d26f289e+11787-iommufd_jgg); Debian 12\'s linux-libc-dev 6.1 has no linux/iommufd.h, so after 6.1; the release itself recalled',
   },
   iommufd_hwpt_alloc: {
     since: '6.6',
