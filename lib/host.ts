@@ -11,6 +11,8 @@ import { KernelError, kerr } from './errno';
 import type { SysTree } from './kernfs/attribute';
 import { PciBus } from './drivers/probe';
 import { PlatformBus } from './drivers/platform';
+import type { PciFunctionInfo } from './drivers/pci_config';
+import { pciAssignResources } from './drivers/setup_bus';
 import { IOMMU_DRIVERS, IommuOps } from './iommu/drivers';
 import { IommuCore } from './iommu/iommu';
 import type { KernelProfile } from './kernel/profile';
@@ -32,6 +34,14 @@ export interface ModuleParams {
   enable_unsafe_noiommu_mode: boolean;
   /** iommufd.allow_unsafe_interrupts: bind devices whose group cannot isolate MSIs. */
   iommufd_allow_unsafe_interrupts: boolean;
+  /** vfio_iommu_type1.disable_hugepages. @note emulation: shown and settable; type1 keeps its page sizes. */
+  disable_hugepages: boolean;
+  /** vfio_pci.{nointxmask,disable_vga,disable_idle_d3,enable_sriov,disable_denylist}. @note emulation: shown and settable, no effect. */
+  nointxmask: boolean;
+  disable_vga: boolean;
+  disable_idle_d3: boolean;
+  enable_sriov: boolean;
+  disable_denylist: boolean;
 }
 
 /** A subsystem's extra sysfs entries (e.g. /sys/class/vfio-dev), added on every render. */
@@ -81,10 +91,12 @@ export class Host {
 
   constructor(topology: Topology, kernel: KernelProfile, opts: HostOptions = {}) {
     // Own copy: hot-plug and attribute stores change device specs, never the caller's Topology.
-    topology = { ...topology, devices: topology.devices.map((d) => ({ ...d })) };
+    // Every BAR gets its address here, as resource assignment gives it on a real boot.
+    const layout = pciAssignResources(topology.devices, topology.firmware.pciHostBridgeWindows);
+    topology = { ...topology, devices: layout.specs };
     this.topology = topology;
     this.kernel = kernel;
-    this.pci = new PciBus(topology.devices as DeviceSpec[]);
+    this.pci = new PciBus(topology.devices as DeviceSpec[], layout);
     this.iommu = new IommuCore(topology, kernel, this.pci);
     this.dd = new DriverCore(kernel, this.pci, this.iommu, () => this.changed());
     // A driver passed in takes the place of the built-in one of the same name (a test's mock).
@@ -155,6 +167,11 @@ export class Host {
 
   findDevice(bdf: string): PciDevice | undefined {
     return this.pci.findDevice(bdf);
+  }
+
+  /** The PCI core's view of a function: bridge bus numbers and windows, PCIe port type and link. */
+  pciInfo(bdf: string): PciFunctionInfo {
+    return this.pci.info(bdf);
   }
 
   findUnit(name: string): IommuUnit | undefined {
@@ -234,6 +251,56 @@ export class Host {
     this.changed();
     return dev;
   }
+
+  /**
+   * `echo 1 > remove`: the device and everything below it leave the kernel (unbind, leave the
+   * group, free an empty group's id) but stay in the hardware, where a rescan finds them again.
+   * @see drivers/pci/pci-sysfs.c:remove_store, drivers/pci/remove.c:pci_stop_and_remove_bus_device
+   */
+  removeDevice(bdf: string): void {
+    const dev = this.pci.findDevice(bdf);
+    if (!dev) throw kerr('ENODEV', `no device ${bdf}`);
+    const subtree = (d: PciDevice): PciDevice[] => [d, ...this.pci.children(d).flatMap(subtree)];
+    for (const d of subtree(dev)) this.offline.set(d.bdf, d.spec);
+    this.pci.remove(dev);
+    this.changed();
+  }
+
+  /**
+   * `echo 1 > rescan`: removed functions on `bus` (every bus when omitted) and below come back as
+   * new devices: a fresh probe, the lowest free group id, the first matching driver, no
+   * driver_override. @see drivers/pci/probe.c:pci_rescan_bus, drivers/base/dd.c:device_attach
+   * @note emulation: only drivers the machine has registered can bind on rescan.
+   */
+  rescan(bus?: { domain: number; bus: number }): number {
+    const onBus = (bdf: string) => !bus || bdf.slice(0, 7) === `${bus.domain.toString(16).padStart(4, '0')}:${bus.bus.toString(16).padStart(2, '0')}`;
+    // The scan recurses into the secondary bus of every bridge on the bus.
+    const below = (bdf: string | undefined): boolean => {
+      for (let b = bdf; b; b = (this.pci.findDevice(b)?.spec ?? this.offline.get(b))?.parent) if (onBus(b)) return true;
+      return false;
+    };
+    let added = 0;
+    const depth = (sp: DeviceSpec) => {
+      let n = 0;
+      for (let b = sp.parent; b; b = (this.pci.findDevice(b)?.spec ?? this.offline.get(b))?.parent) n++;
+      return n;
+    };
+    const order = [...this.offline.values()].sort((a, b) => depth(a) - depth(b) || (a.bdf < b.bdf ? -1 : 1));
+    for (const spec of order) {
+      if (this.pci.findDevice(spec.bdf) || (spec.parent && !this.pci.findDevice(spec.parent))) continue;
+      if (!onBus(spec.bdf) && !below(spec.parent)) continue;
+      const { driver_override: _override, ...rest } = spec;
+      const dev = this.pci.hotAdd({ ...rest, driver: null });
+      this.dd.attach(dev);
+      added++;
+    }
+    for (const bdf of [...this.offline.keys()]) if (this.pci.findDevice(bdf)) this.offline.delete(bdf);
+    if (added) this.changed();
+    return added;
+  }
+
+  /** Functions removed through sysfs that are still in the hardware. */
+  private readonly offline = new Map<string, DeviceSpec>();
 
   /** Remove a device (and everything below it): unbind, leave the group, free an empty group's id. */
   hotUnplug(bdf: string): void {

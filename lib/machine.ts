@@ -106,6 +106,12 @@ export class Machine {
       allow_unsafe_interrupts: c['vfio_iommu_type1.allow_unsafe_interrupts'] ?? false,
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
       iommufd_allow_unsafe_interrupts: c['iommufd.allow_unsafe_interrupts'] ?? false,
+      disable_hugepages: false,
+      nointxmask: false,
+      disable_vga: false,
+      disable_idle_d3: false,
+      enable_sriov: false,
+      disable_denylist: false,
     };
     this.tasks = new TaskSet(new UserMemory(), opts.cred ?? ROOT, opts.pid !== undefined ? { pid: opts.pid } : {});
     const k = new MachineKernel(this.kernel, topology.kconfig, this.tasks, this.params);
@@ -218,7 +224,7 @@ export class Machine {
     try {
       do {
         this.renderQueued = false;
-        const tree = buildSysfsTree(this.host);
+        const tree = buildSysfsTree(this.host, this.params);
         for (const p of this.k.sysfsProviders) p(tree);
         tree.set('/dev', { kind: 'dir' });
         for (const n of this.k.chrdevs.nodes())

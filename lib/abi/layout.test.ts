@@ -9,6 +9,7 @@ import {
   flexMember,
   offsetof,
   offsetofend,
+  packedStruct,
   s16,
   s32,
   s64,
@@ -34,6 +35,7 @@ const t_flex_s32 = struct('t_flex_s32', { a: u16, f: flex(s32) });
 const t_arrays = struct('t_arrays', { a: array(u8, 3), b: array(u16, 3), c: u64, d: array(u8, 5) });
 const t_union = struct('t_union', { a: u32, union: anonUnion({ b: u8, c: u64 }), d: u16 });
 const t_mixed = struct('t_mixed', { a: s8, b: s16, c: s32, d: s64, e: u16 });
+const t_packed = packedStruct('t_packed', { a: u8, b: u16, c: u64, d: u32 });
 
 interface Case {
   layout: StructLayout<any>;
@@ -55,6 +57,7 @@ const cases: Case[] = [
   { layout: t_arrays, size: 32, align: 8, fields: { a: [0, 3], b: [4, 10], c: [16, 24], d: [24, 29] } },
   { layout: t_union, size: 24, align: 8, fields: { a: [0, 4], b: [8, 9], c: [8, 16], d: [16, 18] } },
   { layout: t_mixed, size: 24, align: 8, fields: { a: [0, 1], b: [2, 4], c: [4, 8], d: [8, 16], e: [16, 18] } },
+  { layout: t_packed, size: 15, align: 1, fields: { a: [0, 1], b: [1, 3], c: [3, 11], d: [11, 15] } },
 ];
 
 for (const c of cases) {

@@ -7,6 +7,8 @@
  * is derived from it. Offsets are computed the way gcc lays out an x86_64/arm64 struct:
  * each member at the next multiple of its alignment, the struct aligned to its widest member,
  * trailing padding up to that alignment. A flexible array member adds nothing to sizeof.
+ * `packed` lays members out back to back with alignment 1 (`__attribute__((packed))`, `#pragma
+ * pack(1)` as ACPICA declares firmware tables).
  */
 import assert from 'node:assert';
 
@@ -129,7 +131,8 @@ type Simplify<T> = { [K in keyof T]: T[K] } & {};
  * Declare a struct. Keys of an anonymous union are placeholders (by convention `'union'` or
  * `'union2'`…) and do not become fields.
  */
-export function struct<S extends FieldSpec>(name: string, spec: S): StructLayout<Simplify<Flatten<S>>> {
+export function struct<S extends FieldSpec>(name: string, spec: S, opts: { readonly packed?: boolean } = {}): StructLayout<Simplify<Flatten<S>>> {
+  const packed = opts.packed ?? false;
   const members: Member[] = [];
   let offset = 0;
   let align = 1;
@@ -147,8 +150,10 @@ export function struct<S extends FieldSpec>(name: string, spec: S): StructLayout
     if (t.kind === 'struct' && hasFlex(t)) {
       assert(i === entries.length - 1, `struct ${name}: a struct ending in a flexible array must be last`);
     }
-    offset = alignUp(offset, t.align);
-    align = Math.max(align, t.align);
+    if (!packed) {
+      offset = alignUp(offset, t.align);
+      align = Math.max(align, t.align);
+    }
     if (t.kind === 'anon_union') {
       for (const [m, mt] of Object.entries(t.fields)) addMember(m, mt, offset, i);
     } else {
@@ -218,6 +223,9 @@ export function isStruct(t: Type): t is StructLayout<any> {
   return t.kind === 'struct';
 }
 
+/** `struct name { … } __packed`: no padding anywhere, alignment 1. */
+export const packedStruct = <S extends FieldSpec>(name: string, spec: S): StructLayout<Simplify<Flatten<S>>> => struct(name, spec, { packed: true });
+
 /**
  * The struct as an older header declared it, when a uapi struct grew by appending members: the
  * members up to and including `last` (an anonymous union counts whole), sized like the C struct
@@ -230,7 +238,8 @@ export function structPrefix<L extends StructLayout<any>>(layout: L, last: Field
     (m) => m.offset < end.offset + end.type.size || (end.unionGroup !== undefined && m.unionGroup === end.unionGroup),
   );
   const endOf = Math.max(...kept.map((m) => m.offset + m.type.size));
-  const align = Math.max(...kept.map((m) => m.type.align));
+  // a packed struct (alignment 1) stays unpadded when cut short
+  const align = layout.align === 1 ? 1 : Math.max(...kept.map((m) => m.type.align));
   const size = alignUp(endOf, align);
   if (size === layout.size) return layout;
   return Object.freeze({ kind: 'struct', name: layout.name, size, align, members: Object.freeze(kept) }) as unknown as L;

@@ -52,3 +52,14 @@ export function driverOverrideStore(dd: DriverCore, dev: PciDevice, buf: Uint8Ar
   dd.changed();
   return buf.length;
 }
+
+/**
+ * A write to a kobject's `uevent`: the action must be one of kobject_actions (arguments after it
+ * are the event's UUID and variables); the event itself is not emulated.
+ * @see lib/kobject_uevent.c:kobject_synth_uevent, kobject_action_type
+ */
+export function kobjectSynthUevent(b: Uint8Array): number {
+  const action = bufToString(b).trim().split(/\s+/)[0] ?? '';
+  if (!['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'].includes(action)) throw kerr('EINVAL');
+  return b.length;
+}

@@ -11,6 +11,7 @@ import type { PciDevice, PciDriver } from '../model/host';
 import type { IommuCore } from '../iommu/iommu';
 import type { DeviceSpec } from '../topology/topology';
 import type { PciBus } from './probe';
+import { pciMatchDevice } from './pci_driver';
 
 export interface PciDriverRegistration {
   readonly name: string;
@@ -95,6 +96,24 @@ export class DriverCore {
       throw e;
     }
     dev.driver = drv.name;
+  }
+
+  /**
+   * `device_attach`: the first registered driver whose ids match binds (a failing probe passes
+   * to the next). Returns whether one bound. @see drivers/base/dd.c:__device_attach, bus_for_each_drv
+   */
+  attach(dev: PciDevice): boolean {
+    if (dev.driver !== null) return true;
+    for (const drv of this.drivers.values()) {
+      if (!pciMatchDevice(drv, dev)) continue;
+      try {
+        this.probe(dev, drv.name);
+        return true;
+      } catch {
+        // A probe error is logged and the next driver tried. @see drivers/base/dd.c:driver_probe_device
+      }
+    }
+    return false;
   }
 
   /** `device_driver_detach` / `__device_release_driver` */

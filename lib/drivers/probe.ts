@@ -8,7 +8,8 @@
 import { kerr } from '../errno';
 import { PciDevice, parseBdf } from '../model/host';
 import type { DeviceSpec } from '../topology/topology';
-import { buildConfigSpace } from './pci_config';
+import { PciFunctionInfo, buildConfigSpace } from './pci_config';
+import { PciLayout, pciAssignHotplug, specsByParent } from './setup_bus';
 
 /** BUS_NOTIFY_ADD_DEVICE / BUS_NOTIFY_DEL_DEVICE, in registration order (removal: reverse). */
 export interface BusNotifier {
@@ -30,8 +31,22 @@ export class PciBus {
   private readonly slotSpecs = new Map<string, number>();
   private readonly notifiers: BusNotifier[] = [];
 
-  constructor(private readonly specs: DeviceSpec[]) {
+  /**
+   * @param layout bus numbers, windows and links as firmware left them (lib/drivers/setup_bus.ts);
+   *        `specs` already carry its BAR addresses.
+   */
+  constructor(
+    private readonly specs: DeviceSpec[],
+    private readonly layout?: PciLayout,
+  ) {
     for (const s of specs) this.noteSpec(s);
+  }
+
+  /** What the PCI core knows of a function beyond its spec: bridge state, PCIe port type, link. */
+  info(bdf: string): PciFunctionInfo {
+    const l = this.layout;
+    if (!l) return {};
+    return { bridge: l.bridges.get(bdf), pcieType: l.pcieType.get(bdf), link: l.link.get(bdf), multifunction: l.multifunction.has(bdf) || undefined };
   }
 
   private noteSpec(s: DeviceSpec): void {
@@ -112,7 +127,7 @@ export class PciBus {
       group: undefined,
       groupLinkName: undefined,
       vfioDevIndex: undefined,
-      config: buildConfigSpace(spec),
+      config: buildConfigSpace(spec, this.info(spec.bdf)),
       removed: false,
     };
     this.devices.push(dev);
@@ -131,6 +146,7 @@ export class PciBus {
   hotAdd(spec: DeviceSpec): PciDevice {
     if (this.findDevice(spec.bdf)) throw kerr('EEXIST', `device ${spec.bdf} exists`);
     if (spec.parent && !this.findDevice(spec.parent)) throw kerr('ENODEV', `no parent ${spec.parent}`);
+    spec = pciAssignHotplug(spec, this.specs);
     this.specs.push(spec);
     this.noteSpec(spec);
     return this.deviceAdd(spec);
@@ -162,14 +178,7 @@ export class PciBus {
  * secondary bus in turn. @see drivers/pci/bus.c:pci_bus_add_devices
  */
 export function busWalkOrder(specs: readonly DeviceSpec[]): DeviceSpec[] {
-  const byDevfn = (a: DeviceSpec, b: DeviceSpec) => (a.bdf < b.bdf ? -1 : a.bdf > b.bdf ? 1 : 0);
-  const below = new Map<string | undefined, DeviceSpec[]>();
-  for (const s of specs) {
-    const list = below.get(s.parent) ?? [];
-    list.push(s);
-    below.set(s.parent, list);
-  }
-  for (const list of below.values()) list.sort(byDevfn);
+  const below = specsByParent(specs);
   const out: DeviceSpec[] = [];
   const walk = (bus: DeviceSpec[]) => {
     out.push(...bus);

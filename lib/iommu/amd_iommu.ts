@@ -6,6 +6,7 @@
 import { IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../model/resv_region';
 import type { GetResvRegions, ResvContext } from './context';
 import { hexRange } from './context';
+import type { IommuSpec } from '../topology/topology';
 
 export const MSI_RANGE_START = 0xfee00000n;
 export const MSI_RANGE_END = 0xfeefffffn;
@@ -47,3 +48,12 @@ export const amdIommuGetResvRegions: GetResvRegions = (dev, ctx) => {
   out.push(resvRegion(HT_RANGE_START, HT_RANGE_END - HT_RANGE_START + 1n, 0, ResvType.RESERVED, `${FN}: HyperTransport hole`));
   return out;
 };
+
+/**
+ * The unit's capability header and extended feature registers: the topology's, else a Zen 3
+ * class unit (EFR supported, IOTLB, NP cache; EFR with guest translation, PPR, x2APIC).
+ * @see drivers/iommu/amd/amd_iommu_types.h (IOMMU_CAP_EFR, FEATURE_*)
+ */
+export function amdUnitCap(spec: IommuSpec): { cap: bigint; features: bigint; features2: bigint } {
+  return { cap: spec.cap ?? 0x0d0b000fn, features: spec.ecap ?? 0x58f77ef22294a5an, features2: 0n };
+}

@@ -5,6 +5,7 @@ import { IOMMU_READ, IOMMU_WRITE, ResvRegion, ResvType, resvRegion } from '../mo
 import { PCI_BASE_CLASS_DISPLAY, PCI_CLASS_BRIDGE_ISA, PCI_CLASS_SERIAL_USB, ResvDevice } from '../model/host';
 import type { GetResvRegions, ResvContext } from './context';
 import { hexRange } from './context';
+import type { IommuSpec } from '../topology/topology';
 
 export const IOAPIC_RANGE_START = 0xfee00000n;
 export const IOAPIC_RANGE_END = 0xfeefffffn;
@@ -53,3 +54,27 @@ export const intelIommuGetResvRegions: GetResvRegions = (dev, { kernel, firmware
   out.push(resvRegion(IOAPIC_RANGE_START, IOAPIC_RANGE_END - IOAPIC_RANGE_START + 1n, 0, ResvType.MSI, `${FN}: IOAPIC window`));
   return out;
 };
+
+/** Where firmware puts the n-th DMAR unit when the topology gives no base. */
+export const intelUnitBase = (spec: IommuSpec, index: number): bigint => spec.base ?? 0xfed90000n + 0x1000n * BigInt(index);
+
+/**
+ * CAP_REG / ECAP_REG of a unit: the topology's, else what a server part reports for its address
+ * width: 64K domain ids, SAGAW for the widths it walks, 2M/1G superpages, page-selective
+ * invalidation; ECAP: coherent, queued invalidation, device TLB, pass-through, snoop control,
+ * interrupt remapping (+ x2APIC) when the unit remaps.
+ * @see drivers/iommu/intel/iommu.h (cap_ndoms, cap_sagaw, cap_mgaw, ecap_ir_support …)
+ */
+export function intelUnitCap(spec: IommuSpec): { cap: bigint; ecap: bigint } {
+  const width = BigInt(spec.addressWidth ?? 48);
+  const sagaw = width > 48n ? 0xcn : width > 39n ? 0x4n : 0x2n;
+  const cap =
+    spec.cap ??
+    (6n | (1n << 5n) | (1n << 6n) | (sagaw << 8n) | ((width - 1n) << 16n) | (1n << 22n) | (0x22n << 24n) | (0x3n << 34n) | (1n << 39n) | (7n << 40n) | (0x3fn << 48n) | (1n << 54n) | (1n << 55n));
+  const ir = spec.interruptRemapping ? (1n << 3n) | (1n << 4n) : 0n;
+  const ecap = spec.ecap ?? (1n | (1n << 1n) | (1n << 2n) | ir | (1n << 6n) | (1n << 7n) | (0x50n << 8n) | (0xfn << 20n));
+  return { cap, ecap };
+}
+
+/** `domains_supported`: 2^(4 + 2·ND). @see drivers/iommu/intel/iommu.h:cap_ndoms */
+export const capNdoms = (cap: bigint): bigint => 1n << (4n + 2n * (cap & 7n));

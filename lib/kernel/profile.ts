@@ -306,6 +306,27 @@ export const FEATURES = {
     what: 'the sun50i (Allwinner H6) IOMMU driver; it has no get_resv_regions',
     source: 'drivers/iommu/sun50i-iommu.c (Maxime Ripard; release recalled, not re-verified)',
   },
+  amd_features2: {
+    since: '6.3',
+    what: 'amd-iommu/features prints EFR2:EFR ("%llx:%llx"; before: EFR alone)',
+    source: 'drivers/iommu/amd/init.c:amd_iommu_show_features ("iommu/amd: Add support for EFR2", recalled)',
+  },
+  vfio_pci_core_module: {
+    since: '5.15',
+    what: 'vfio-pci is split: vfio_pci uses vfio_pci_core.ko (lsmod, /sys/module/vfio_pci_core)',
+    source: 'drivers/vfio/pci/Makefile ("vfio/pci: Introduce vfio_pci_core.ko", 7fa005caa35e)',
+  },
+  vfio_virqfd_module: {
+    since: '3.18',
+    until: '6.2',
+    what: 'vfio_virqfd is a module of its own (folded into vfio.ko in v6.2)',
+    source: 'drivers/vfio/Makefile ("vfio: Fold vfio_virqfd.ko into vfio.ko", e2d55709398e)',
+  },
+  builtin_module_kobject: {
+    since: '6.15',
+    what: 'a built-in driver always gets /sys/module/<KBUILD_MODNAME>/drivers/ and its module link (before: only when the built-in module has parameters)',
+    source: 'drivers/base/module.c:module_add_driver ("drivers: base: handle module_kobject creation", f95bbfe18512)',
+  },
 } as const satisfies Record<string, FeatureRow>;
 
 export type Feature = keyof typeof FEATURES;

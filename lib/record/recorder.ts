@@ -13,6 +13,9 @@ import { inVersionRange, parseKernelVersion } from '../kernel/version';
 import { Arch, IommuDriver, Topology, TopologyError, defaultUnitName, topologyFromJSON } from '../topology/topology';
 import { Difference, compareWithSource } from './compare';
 import { fitReservedRegions, RecordedGroup } from './fit';
+import { firmwareFromAcpi } from './acpi';
+import { intelUnitBase, intelUnitCap } from '../iommu/intel_iommu';
+import { amdUnitCap } from '../iommu/amd_iommu';
 import { RecordError, SysSource } from './source';
 import { PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX } from '../uapi/pci_regs';
 
@@ -134,6 +137,7 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     if (m && devPaths.has(m[1]!)) u.bdf = m[1];
     const base = /^smmu3?\.(0x[0-9a-f]+)$/.exec(name)?.[1];
     if (base) u.base = hex(BigInt(base));
+    recordUnitRegisters(src, where, driver, u, perDriver.get(driver) ?? 0);
     const i = perDriver.get(driver) ?? 0;
     perDriver.set(driver, i + 1);
     if (defaultUnitName(driver, i, u) !== name) u.name = name;
@@ -230,10 +234,15 @@ export function recordSys(src: SysSource, opts: RecordOptions = {}): Recording {
     devices,
   };
   recordKconfig(doc, src);
+  recordModules(doc, src);
   dropDefaultBarAddresses(doc, src);
   keepRecordedConfig(doc, src);
   const build = (d: Raw) => replay(d, src.label);
   labelGroups(doc, groups, groupOfDev, build, note);
+
+  // The firmware tables first: what they explain needs no fitting.
+  const tables = firmwareFromAcpi(doc, src, note);
+  if (tables.length) note('info', '/sys/firmware/acpi/tables', `firmware entries read from ${tables.join(', ')}`);
 
   const apiGroups = groups.filter((g) => g.name !== 'vfio-noiommu' && g.rr !== undefined && g.bdfs.length);
   fitReservedRegions(doc, apiGroups, {
@@ -285,6 +294,35 @@ function hexAttr(src: SysSource, p: string, note: (l: RecordNote['level'], w: st
   return parseInt(m[1]!, 16);
 }
 
+/**
+ * The unit's registers as its driver's attribute group shows them (readable by anyone), kept
+ * where they differ from what the emulator would derive.
+ * @see drivers/iommu/intel/iommu.c:intel_iommu_groups, drivers/iommu/amd/init.c:amd_iommu_groups
+ */
+function recordUnitRegisters(src: SysSource, where: string, driver: IommuDriver, u: Raw, index: number): void {
+  const hexOf = (p: string, re = /^([0-9a-f]+)\n$/) => {
+    const m = re.exec(src.text(p) ?? '');
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  };
+  const spec = { driver, name: '', interruptRemapping: true, htRangeIgnore: false };
+  if (driver === 'intel-iommu') {
+    const address = hexOf(`${where}/intel-iommu/address`);
+    const cap = hexOf(`${where}/intel-iommu/cap`);
+    const ecap = hexOf(`${where}/intel-iommu/ecap`);
+    if (address !== undefined && address !== intelUnitBase(spec, index)) u.base = hex(address);
+    const derived = intelUnitCap(spec);
+    if (cap !== undefined && cap !== derived.cap) u.cap = hex(cap);
+    if (ecap !== undefined && ecap !== derived.ecap) u.ecap = hex(ecap);
+  }
+  if (driver === 'amd-iommu') {
+    const cap = hexOf(`${where}/amd-iommu/cap`);
+    const features = hexOf(`${where}/amd-iommu/features`, /^(?:[0-9a-f]+:)?([0-9a-f]+)\n$/);
+    const derived = amdUnitCap(spec);
+    if (cap !== undefined && cap !== derived.cap) u.cap = hex(cap);
+    if (features !== undefined && features !== derived.features) u.ecap = hex(features);
+  }
+}
+
 function decAttr(src: SysSource, p: string): number | undefined {
   const t = src.text(p);
   return t !== undefined && /^-?\d+\n?$/.test(t) ? Number(t.trim()) : undefined;
@@ -301,13 +339,21 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   const rev = hexAttr(src, `${dir}/revision`, note, 8);
   if (rev) d.revision = hex(rev, 2);
   const sv = hexAttr(src, `${dir}/subsystem_vendor`, note, 16);
-  if (sv !== undefined && sv !== vendor) d.subsystem_vendor = hex(sv, 4);
+  // The topology's default: the vendor on endpoints, 0 on bridges (no SSVID capability).
+  if (sv !== undefined && sv !== ((cls >> 8) === 0x0604 ? 0 : vendor)) d.subsystem_vendor = hex(sv, 4);
   const sd = hexAttr(src, `${dir}/subsystem_device`, note, 16);
   if (sd) d.subsystem_device = hex(sd, 4);
   const drv = src.readlink(`${dir}/driver`);
   d.driver = drv ? drv.split('/').pop()! : null;
   const ov = src.text(`${dir}/driver_override`);
   if (ov !== undefined && ov !== '(null)\n') d.driver_override = ov.replace(/\n$/, '');
+  // A NIC's interface name and MAC, as the net class device under the function shows them.
+  const ifname = (src.list(`${dir}/net`) ?? []).sort()[0];
+  if (ifname && /^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) {
+    d.ifname = ifname;
+    const mac = src.text(`${dir}/net/${ifname}/address`)?.trim();
+    if (mac && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) d.mac = mac;
+  }
   const irq = decAttr(src, `${dir}/irq`);
   if (irq) d.irq = irq;
   const numa = decAttr(src, `${dir}/numa_node`);
@@ -336,14 +382,21 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
   const res = src.text(`${dir}/resource`);
   if (res !== undefined) {
     const bars: Raw[] = [];
-    res
-      .split('\n')
-      .filter(Boolean)
-      .forEach((line, i) => {
+    const lines = res.split('\n').filter(Boolean);
+    const bridge = (cls >> 8) === 0x0604;
+    // Bridges end with their four window lines (I/O, memory, prefetchable, unused).
+    const windowAt = bridge && (lines.length === 17 || lines.length === 11) ? lines.length - 4 : undefined;
+    const windows: Raw = {};
+    lines.forEach((line, i) => {
         const f = line.split(' ').map((x) => BigInt(x));
-        if (f.length !== 3 || i > 6) return;
+        if (f.length !== 3) return;
         const [start, end, flags] = f as [bigint, bigint, bigint];
         if (flags === 0n && start === 0n && end === 0n) return;
+        if (windowAt !== undefined && i >= windowAt && i < windowAt + 3) {
+          if (end >= start) windows[['io', 'mem', 'pref'][i - windowAt]!] = { start: hex(start), end: hex(end) };
+          return;
+        }
+        if (i > 6) return;
         const size = end - start + 1n;
         if (size <= 0n || (size & (size - 1n)) !== 0n) {
           note('warning', `${dir}/resource`, `line ${i}: size ${hex(size)} is not a power of two; not recorded`);
@@ -351,6 +404,7 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
         }
         if (i === 6) {
           d.rom = hex(size);
+          d.romAddress = hex(start);
           return;
         }
         const type = flags & 0x100n ? 'io' : flags & 0x100000n ? 'mem64' : 'mem32';
@@ -359,8 +413,29 @@ function recordDevice(src: SysSource, bdf: string, dir: string, note: (l: Record
         bars.push(b);
       });
     if (bars.length) d.bars = bars;
+    if (Object.keys(windows).length) d.windows = windows;
   }
   return d;
+}
+
+/**
+ * Which module registers each bound driver (its `module` link), where the emulator's table would
+ * say otherwise; a module without `initstate` is built in. @see drivers/base/module.c:module_add_driver
+ */
+function recordModules(doc: Raw, src: SysSource): void {
+  const modules: Raw = {};
+  const replayed = replay(doc, src.label);
+  for (const drv of new Set((doc.devices as Raw[]).map((d) => d.driver).filter((x): x is string => typeof x === 'string'))) {
+    const dir = `/sys/bus/pci/drivers/${drv}`;
+    const link = src.readlink(`${dir}/module`);
+    const name = link?.split('/').pop();
+    const builtin = name ? !src.exists(`/sys/module/${name}/initstate`) : undefined;
+    const want = replayed.fs.existsSync(`${dir}/module`) ? String(replayed.fs.readlinkSync(`${dir}/module`)).split('/').pop() : undefined;
+    const wantBuiltin = want !== undefined && !replayed.fs.existsSync(`/sys/module/${want}/initstate`);
+    if (!name || (name === want && builtin === wantBuiltin)) continue;
+    modules[drv] = { module: name, ...(builtin ? { builtin: true } : {}) };
+  }
+  if (Object.keys(modules).length) doc.modules = modules;
 }
 
 /** Build options visible in the tree: a `resource` of 7 (11 on bridges) lines means no CONFIG_PCI_IOV. */
@@ -415,7 +490,12 @@ function keepRecordedConfig(doc: Raw, src: SysSource): void {
 function dropDefaultBarAddresses(doc: Raw, src: SysSource): void {
   const devices = doc.devices as Raw[];
   const stripped = structuredClone(doc);
-  for (const d of stripped.devices as Raw[]) for (const b of (d.bars as Raw[] | undefined) ?? []) delete b.address;
+  const strip = (d: Raw) => {
+    for (const b of (d.bars as Raw[] | undefined) ?? []) delete b.address;
+    delete d.romAddress;
+    delete d.windows;
+  };
+  for (const d of stripped.devices as Raw[]) strip(d);
   let m: Machine;
   try {
     m = replay(stripped, src.label);
@@ -423,11 +503,11 @@ function dropDefaultBarAddresses(doc: Raw, src: SysSource): void {
     return;
   }
   for (const d of devices) {
-    if (!d.bars) continue;
+    if (!d.bars && d.romAddress === undefined && !d.windows) continue;
     const p = `/sys/bus/pci/devices/${String(d.bdf)}`;
     const want = src.read(`${p}/resource`);
     const got = m.fs.readFileSync(`${p}/resource`) as Buffer;
-    if (want && got.equals(want)) for (const b of d.bars as Raw[]) delete b.address;
+    if (want && got.equals(want)) strip(d);
   }
 }
 
@@ -482,6 +562,12 @@ function inferKernel(
   }
   const vfioBound = devices.filter((d) => d.driver === 'vfio-pci');
   if (vfioBound.length) facts.push(['vfio_device_cdev', src.exists(`/sys/bus/pci/devices/${String(vfioBound[0]!.bdf)}/vfio-dev`)]);
+  // The VFIO modules a tree with /sys/module shows.
+  if (src.exists('/sys/module/vfio_pci')) {
+    facts.push(['vfio_pci_core_module', src.exists('/sys/module/vfio_pci_core')]);
+    facts.push(['vfio_virqfd_module', src.exists('/sys/module/vfio_virqfd')]);
+  }
+  if (src.exists('/sys/module/vfio_iommu_type1/parameters')) facts.push(['vfio_dma_entry_limit', src.exists('/sys/module/vfio_iommu_type1/parameters/dma_entry_limit')]);
   const candidates = [...new Set([...KERNEL_PROFILES.filter((k) => k !== 'latest'), ...Object.values(FEATURES).flatMap((r) => [r.since, ...('until' in r ? [r.until] : [])]), LATEST_KERNEL])]
     .map((k) => parseKernelVersion(k)!)
     .sort((a, b) => b.major - a.major || b.minor - a.minor);

@@ -24,7 +24,8 @@ for (const host of builtinHostNames()) {
     t.true(imp.notes.some((n) => /reserved_regions and type are derived/.test(n)));
     const rec = recordSys(imp.source, { kernel: m.kernel.version.text, arch: m.topology.arch });
     // What a .umockdev cannot carry: group dirs (reserved_regions, type) and the driver dirs.
-    const lost = /^\/sys\/(kernel\/iommu_groups\/\d+\/(reserved_regions|type)|bus\/pci\/drivers\/|bus\/pci\/drivers$|devices\/.*\/vfio-dev|class\/vfio-dev)/;
+    // The bus's own files (rescan, drivers_probe, uevent) belong to no device either.
+    const lost = /^\/sys\/(kernel\/iommu_groups\/\d+\/(reserved_regions|type)|bus\/pci\/drivers\/|bus\/pci\/drivers$|bus\/pci\/(rescan|drivers_probe|uevent)$|devices\/.*\/vfio-dev|class\/vfio-dev)/;
     t.deepEqual(rec.differences.filter((d) => !lost.test(d.path)), []);
   });
 }

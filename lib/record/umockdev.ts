@@ -168,7 +168,11 @@ export function importUmockdev(text: string, file = '<umockdev>', opts: Umockdev
       // What umockdev-run (and the kernel) add to every device: the subsystem link and uevent.
       if (!nodes.has(`${sys}/subsystem`)) set(n, `${sys}/subsystem`, { kind: 'link', target: `${'../'.repeat(devPath.split('/').length - 1)}bus/pci` });
       if (props.length && !nodes.has(`${sys}/uevent`)) set(n, `${sys}/uevent`, { kind: 'file', content: Buffer.from(props.map((l) => `${l}\n`).join(''), 'utf8') });
-    } else if (subsystem === 'iommu') set(n, `/sys/class/iommu/${name}`, { kind: 'link', target: `../..${devPath}` });
+    } else if (subsystem === 'iommu') {
+      set(n, `/sys/class/iommu/${name}`, { kind: 'link', target: `../..${devPath}` });
+      if (!nodes.has(`${sys}/subsystem`)) set(n, `${sys}/subsystem`, { kind: 'link', target: `${'../'.repeat(devPath.split('/').length - 1)}class/iommu` });
+      if (!nodes.has(`${sys}/uevent`)) set(n, `${sys}/uevent`, { kind: 'file', content: Buffer.from(props.map((l) => `${l}\n`).join(''), 'utf8') });
+    }
     else {
       if (!otherSubsystems.has(subsystem)) otherSubsystems.set(subsystem, []);
       otherSubsystems.get(subsystem)!.push(devPath);

@@ -19,13 +19,20 @@ test('the shipped schema loads: one file per ABI document, unique ids', t => {
   const s = loadSysfsSchema();
   t.deepEqual([...s.files], [
     'sysfs-bus-pci.json',
+    'sysfs-class-iommu-amd-iommu.json',
+    'sysfs-class-iommu-intel-iommu.json',
     'sysfs-class-iommu.json',
+    'sysfs-class-net.json',
+    'sysfs-devices-node.json',
+    'sysfs-devices-system-cpu.json',
     'sysfs-devices-vfio-dev.json',
+    'sysfs-firmware-acpi.json',
     'sysfs-kernel-iommu_groups.json',
+    'sysfs-module.json',
   ]);
   t.is(new Set(s.entries.map(e => e.id)).size, s.entries.length);
   for (const e of s.entries) {
-    t.is(e.document, `Documentation/ABI/testing/${e.file.replace(/\.json$/, '')}`, e.id);
+    t.regex(e.document, new RegExp(`^Documentation/ABI/(testing|stable)/${e.file.replace(/\.json$/, '')}$`), e.id);
     if (e.abi) t.is(e.what, e.abi.What, e.id);
   }
 });

@@ -122,6 +122,10 @@ export const PLACEHOLDERS: Readonly<Record<string, { readonly re: string; readon
   driver: { re: '[^/]+', source: 'struct device_driver.name' },
   platdev: { re: '[^/]+', source: 'platform device name' },
   devname: { re: '[^/]+', source: 'dev_name()' },
+  module: { re: '[A-Za-z0-9_]+', source: 'kernel/module/sysfs.c:mod_sysfs_init (KBUILD_MODNAME, "-" turned into "_")' },
+  node: { re: '(?:0|[1-9][0-9]*)', source: 'drivers/base/node.c:register_node ("node%d")' },
+  cpu: { re: '(?:0|[1-9][0-9]*)', source: 'drivers/base/cpu.c:register_cpu ("cpu%d")' },
+  ifname: { re: '[^/]{1,15}', source: 'net/core/dev.c:dev_valid_name (IFNAMSIZ - 1)' },
   any: { re: '[^/]+', source: 'any one path component' },
 };
 

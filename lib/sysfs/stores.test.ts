@@ -115,7 +115,9 @@ const pciAttrs: StoreCase[] = [
   { name: 'reserved_regions is read-only', path: '/sys/kernel/iommu_groups/0/reserved_regions', data: 'x', rc: E('EACCES') },
   { name: 'enable takes 0/1', path: `${DEV}/enable`, data: '2', rc: E('EINVAL') },
   { name: 'numa_node takes a number', path: `${DEV}/numa_node`, data: 'x', rc: E('EINVAL') },
-  { name: 'numa_node store', path: `${DEV}/numa_node`, data: '1\n', rc: ok, after: () => [[`${DEV}/numa_node`, '1\n']] },
+  { name: 'numa_node store', path: `${DEV}/numa_node`, data: '0\n', rc: ok, after: () => [[`${DEV}/numa_node`, '0\n']] },
+  { name: 'numa_node of a node that is not online is EINVAL', path: `${DEV}/numa_node`, data: '1', rc: E('EINVAL'), after: () => [[`${DEV}/numa_node`, '-1\n']] },
+  { name: 'numa_node -1 (no node) is accepted', path: `${DEV}/numa_node`, data: '-1', rc: ok },
   { name: 'uevent takes an action', path: `${DEV}/uevent`, data: 'frobnicate', rc: E('EINVAL') },
 ];
 

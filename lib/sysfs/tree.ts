@@ -9,13 +9,20 @@ import { capable } from '../cred';
 import { kerr } from '../errno';
 import type { Host } from '../host';
 import { groupTypeShow, groupTypeStore } from '../iommu/group_type';
-import type { IommuGroup, PciDevice, PciDriver } from '../model/host';
+import type { IommuGroup, IommuUnit, PciDevice, PciDriver } from '../model/host';
+import { capNdoms, intelUnitBase, intelUnitCap } from '../iommu/intel_iommu';
+import { amdUnitCap } from '../iommu/amd_iommu';
 import { formatResvRegion } from '../model/resv_region';
-import { bindStore, driverOverrideShow, driverOverrideStore, unbindStore } from '../drivers/bus';
+import { bindStore, driverOverrideShow, driverOverrideStore, kobjectSynthUevent, unbindStore } from '../drivers/bus';
 import { newIdStore, removeIdStore } from '../drivers/pci_driver';
-import { resourceFile } from '../drivers/pci_config';
+import { pciWriteConfig, resourceFile } from '../drivers/pci_config';
 import { bufToString } from '../kernel/string';
 import { Attribute, SysTree } from '../kernfs/attribute';
+import type { ModuleParams } from '../host';
+import { addModuleTree } from './params';
+import { addNetdev, addSystemTree, pciLocalityAttrs } from './system';
+import { addAcpiTables } from './acpi_sysfs';
+import { addPciBusAttrs, pciDeviceControlAttrs } from './pci_hotplug';
 
 export const SYS_IOMMU_GROUPS = '/sys/kernel/iommu_groups';
 
@@ -60,8 +67,10 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
     ro('class', () => `${hex(d.class, 6)}\n`),
     ro('revision', () => `${hex(d.revision, 2)}\n`),
     ro('irq', () => `${d.spec.irq}\n`),
-    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV)),
+    ro('resource', () => resourceFile(d.spec, host.topology.kconfig.CONFIG_PCI_IOV, host.pciInfo(d.bdf).bridge)),
     ro('modalias', modalias),
+    ...pciLocalityAttrs(host, d),
+    ...pciDeviceControlAttrs(host, d),
     {
       name: 'numa_node',
       mode: 0o644,
@@ -71,6 +80,7 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
         const s = bufToString(b).trim();
         if (!/^-?\d+$/.test(s) || Number(s) < -1 || Number(s) > 1023) throw kerr('EINVAL');
+        if (Number(s) !== -1 && !host.topology.nodes.some((n) => n.id === Number(s))) throw kerr('EINVAL'); // !node_online(node)
         (d.spec as { numa_node: number }).numa_node = Number(s);
         host.changed();
         return b.length;
@@ -97,12 +107,8 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
           d.subsystemVendor,
           4,
         )}:${X(d.subsystemDevice, 4)}\nPCI_SLOT_NAME=${d.bdf}\nMODALIAS=${modalias()}`,
-      store: (b) => {
-        // @see drivers/base/core.c:uevent_store (kobject_synth_uevent)
-        const s = bufToString(b).trim().split(/\s+/)[0] ?? '';
-        if (!['add', 'remove', 'change', 'move', 'online', 'offline', 'bind', 'unbind'].includes(s)) throw kerr('EINVAL');
-        return b.length;
-      },
+      // @see drivers/base/core.c:uevent_store
+      store: kobjectSynthUevent,
     },
     {
       name: 'driver_override',
@@ -116,11 +122,12 @@ function deviceAttrs(host: Host, d: PciDevice): Attribute[] {
       binary: true,
       // Unprivileged readers see only the first 64 bytes. @see drivers/pci/pci-sysfs.c:pci_read_config
       show: () => d.config,
+      // Writes reach only the bits the hardware implements as writable; every accepted write
+      // is visible to the next reader.
       store: (b, c) => {
         if (!capable(c.cred, 'CAP_SYS_ADMIN')) throw kerr('EPERM');
-        if (c.pos >= d.config.length) return 0;
-        const n = Math.min(b.length, d.config.length - c.pos);
-        d.config.set(b.subarray(0, n), c.pos);
+        const n = pciWriteConfig(d.spec, d.config, b, c.pos);
+        if (n > 0) host.changed();
         return n;
       },
     },
@@ -135,6 +142,8 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
     store: (b) => store(b),
   });
   return [
+    // @see drivers/base/bus.c:uevent_store (kobject_synth_uevent)
+    wo('uevent', kobjectSynthUevent),
     wo('bind', (b) => bindStore(host.dd, drv, b)),
     wo('unbind', (b) => unbindStore(host.dd, drv, b)),
     wo('new_id', (b) => newIdStore(host.dd, drv, b)),
@@ -142,7 +151,47 @@ function driverAttrs(host: Host, drv: PciDriver): Attribute[] {
   ];
 }
 
-export function buildSysfsTree(host: Host): SysTree {
+/**
+ * The driver's attribute group of a unit: `intel-iommu/` (version, address, cap, ecap,
+ * domains_supported, domains_used) and `amd-iommu/` (cap, features).
+ * @see drivers/iommu/intel/iommu.c:intel_iommu_groups, drivers/iommu/amd/init.c:amd_iommu_groups
+ * @note emulation: domains_used counts one domain id per group with a paging default domain.
+ */
+function unitAttrGroups(host: Host, u: IommuUnit): [string, Attribute[]][] {
+  const index = host.units.filter((x) => x.driver === u.driver).indexOf(u);
+  if (u.driver === 'intel-iommu') {
+    const { cap, ecap } = intelUnitCap(u.spec);
+    const used = () => host.groups().filter((g) => g.devices.some((d) => d.unit === u) && g.defaultDomain !== null && g.defaultDomain !== 'identity').length;
+    return [
+      [
+        'intel-iommu',
+        [
+          ro('version', () => '1:0\n'),
+          ro('address', () => `${intelUnitBase(u.spec, index).toString(16)}\n`),
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('ecap', () => `${ecap.toString(16)}\n`),
+          ro('domains_supported', () => `${capNdoms(cap)}\n`),
+          ro('domains_used', () => `${used()}\n`),
+        ],
+      ],
+    ];
+  }
+  if (u.driver === 'amd-iommu') {
+    const { cap, features, features2 } = amdUnitCap(u.spec);
+    return [
+      [
+        'amd-iommu',
+        [
+          ro('cap', () => `${cap.toString(16)}\n`),
+          ro('features', () => (host.kernel.has('amd_features2') ? `${features2.toString(16)}:${features.toString(16)}\n` : `${features.toString(16)}\n`)),
+        ],
+      ],
+    ];
+  }
+  return [];
+}
+
+export function buildSysfsTree(host: Host, params: ModuleParams): SysTree {
   const t: SysTree = new Map();
   const dir = (p: string) => t.set(p, { kind: 'dir' });
   const file = (d: string, a: Attribute) => t.set(`${d}/${a.name}`, { kind: 'file', attr: a });
@@ -185,6 +234,7 @@ export function buildSysfsTree(host: Host): SysTree {
     if (d.group) link(`${d.sysfsPath}/iommu_group`, `${SYS_IOMMU_GROUPS}/${d.group.id}`);
     if (d.unit) link(`${d.sysfsPath}/iommu`, d.unit.sysfsPath);
     if (d.driver) link(`${d.sysfsPath}/driver`, `/sys/bus/pci/drivers/${d.driver}`);
+    addNetdev(t, host, d, link);
     if (d.vfioDevIndex !== undefined) {
       const vd = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
       dir(vd);
@@ -195,6 +245,9 @@ export function buildSysfsTree(host: Host): SysTree {
   for (const u of host.units) {
     dir(u.sysfsPath);
     dir(`${u.sysfsPath}/devices`);
+    file(u.sysfsPath, { name: 'uevent', mode: 0o644, show: () => '', store: kobjectSynthUevent });
+    link(`${u.sysfsPath}/subsystem`, '/sys/class/iommu');
+    for (const [group, attrs] of unitAttrGroups(host, u)) for (const a of attrs) file(`${u.sysfsPath}/${group}`, a);
     link(`/sys/class/iommu/${u.name}`, u.sysfsPath);
     for (const d of host.devices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.bdf}`, d.sysfsPath);
     for (const d of host.platformDevices) if (d.unit === u) link(`${u.sysfsPath}/devices/${d.name}`, d.sysfsPath);
@@ -206,5 +259,9 @@ export function buildSysfsTree(host: Host): SysTree {
     for (const a of driverAttrs(host, drv)) file(dd, a);
     for (const d of host.devices) if (d.driver === drv.name) link(`${dd}/${d.bdf}`, d.sysfsPath);
   }
+  addModuleTree(t, host, params);
+  addSystemTree(t, host, link);
+  addAcpiTables(t, host);
+  addPciBusAttrs(t, host);
   return t;
 }

@@ -278,6 +278,9 @@ export interface IommuSpec {
   readonly htRangeIgnore: boolean;
   readonly msiDoorbell?: bigint;
   readonly pageSize?: number;
+  /** VT-d CAP_REG/ECAP_REG, AMD-Vi capability header/EFR (default: derived from the spec). */
+  readonly cap?: bigint;
+  readonly ecap?: bigint;
 }
 
 export interface BarSpec {
@@ -310,12 +313,23 @@ export interface DeviceSpec {
   readonly irq: number;
   readonly numa_node: number;
   readonly pcie: boolean;
+  /** PCIe LnkCap: GT/s and lanes (a normalized topology always has them; see pcieLinkCap). */
+  readonly linkSpeed?: number;
+  readonly linkWidth?: number;
   readonly bars: readonly BarSpec[];
+  /** Expansion ROM size. */
   readonly rom?: bigint;
+  /** Where the ROM BAR points (default: assigned with the other BARs). */
+  readonly romAddress?: bigint;
+  /** Bridges: recorded forwarding windows (default: the hull of what is below). */
+  readonly windows?: { readonly io?: AddrRange; readonly mem?: AddrRange; readonly pref?: AddrRange };
   readonly msi: number;
   readonly msix: number;
   readonly intx: boolean;
   readonly streamIds?: readonly number[];
+  /** NICs on a network driver: the interface name (default: udev's path name, enp<bus>s<slot>[f<fn>]) and MAC. */
+  readonly ifname?: string;
+  readonly mac?: string;
   readonly startDma?: bigint;
   readonly endDma?: bigint;
   readonly resetMethods: readonly string[];
@@ -363,6 +377,14 @@ export interface FirmwareSpec {
   readonly pciHostBridgeWindows: readonly AddrRange[];
 }
 
+export interface NumaNodeSpec {
+  readonly id: number;
+  /** Logical CPU numbers, ascending. */
+  readonly cpus: readonly number[];
+  /** Memory on the node in bytes (default 16 GiB). */
+  readonly memory: bigint;
+}
+
 export interface Cmdline {
   readonly 'iommu.passthrough'?: boolean;
   readonly 'iommu.strict'?: boolean;
@@ -404,6 +426,10 @@ export interface Topology {
   readonly devices: readonly DeviceSpec[];
   readonly platformDevices: readonly PlatformDeviceSpec[];
   readonly firmware: FirmwareSpec;
+  /** Driver name → the module that registers it, where the built-in table does not know it. */
+  readonly modules: Readonly<Record<string, { readonly name: string; readonly builtin: boolean }>>;
+  /** NUMA nodes and their CPUs (default: one node per numa_node the devices name, 4 CPUs each). */
+  readonly nodes: readonly NumaNodeSpec[];
   /** The validated document as written, for round trips (record → replay). */
   readonly source: TopologyInput;
 }
@@ -476,9 +502,33 @@ export function sysfsNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** `0-3,8,10-11` → [0,1,2,3,8,10,11]; undefined when malformed. @see lib/bitmap.c:bitmap_parselist */
+export function parseCpuList(text: string): number[] | undefined {
+  const out = new Set<number>();
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b > 8191) return undefined;
+    for (let c = a; c <= b; c++) out.add(c);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
 function normalize(raw: RawTopology, file: string): Topology {
   const issues: TopologyIssue[] = [];
   const bad = (path: string, message: string) => issues.push({ file, path, message });
+  const windowsOf = (w: Raw, at: string): DeviceSpec['windows'] => {
+    const out: Record<string, AddrRange> = {};
+    for (const k of ['io', 'mem', 'pref'] as const) {
+      if (!w[k]) continue;
+      const r = { start: big(w[k].start), end: big(w[k].end) };
+      if (r.end < r.start) bad(`${at}.${k}.end`, `end 0x${r.end.toString(16)} must be ≥ start 0x${r.start.toString(16)}`);
+      out[k] = r;
+    }
+    return out;
+  };
 
   const kernelText: string = typeof raw.kernel === 'object' ? raw.kernel.version : raw.kernel;
   if (!parseKernelVersion(kernelText === 'latest' ? '0.0' : kernelText)) bad('kernel', PATTERN_FORMS.kernel!);
@@ -505,6 +555,8 @@ function normalize(raw: RawTopology, file: string): Topology {
       htRangeIgnore: u.htRangeIgnore ?? false,
       msiDoorbell: optBig(u.msiDoorbell),
       pageSize: u.pageSize,
+      cap: optBig(u.cap),
+      ecap: optBig(u.ecap),
     };
   });
   const unitNames = new Set<string>();
@@ -572,7 +624,9 @@ function normalize(raw: RawTopology, file: string): Topology {
       device: num(d.device),
       class: num(d.class),
       revision: num(d.revision ?? 0),
-      subsystem_vendor: num(d.subsystem_vendor ?? d.vendor),
+      // A bridge's subsystem ids live in an SSVID capability: without one they read 0.
+      // @see drivers/pci/probe.c:pci_setup_device (PCI_HEADER_TYPE_BRIDGE, PCI_CAP_ID_SSVID)
+      subsystem_vendor: num(d.subsystem_vendor ?? (num(d.class) >> 8 === 0x0604 ? 0 : d.vendor)),
       subsystem_device: num(d.subsystem_device ?? 0),
       driver: d.driver ?? null,
       driver_override: d.driver_override,
@@ -584,12 +638,18 @@ function normalize(raw: RawTopology, file: string): Topology {
       irq: d.irq ?? 0,
       numa_node: d.numa_node ?? -1,
       pcie: d.pcie ?? true,
+      linkSpeed: d.linkSpeed ?? 8,
+      linkWidth: d.linkWidth ?? (num(d.class) >> 8 === 0x0604 ? 16 : 4),
       bars,
       rom: optBig(d.rom),
+      romAddress: optBig(d.romAddress),
+      windows: d.windows && windowsOf(d.windows, `${at}.windows`),
       msi: d.msi ?? 1,
       msix: d.msix ?? 0,
       intx: d.intx ?? true,
       streamIds: d.streamIds,
+      ifname: d.ifname,
+      mac: d.mac,
       startDma: optBig(d.startDma),
       endDma: optBig(d.endDma),
       resetMethods: d.resetMethods ?? ['flr', 'bus'],
@@ -624,6 +684,24 @@ function normalize(raw: RawTopology, file: string): Topology {
   platformDevices.forEach((p, i) => {
     if (platNames.has(p.name)) bad(`platformDevices[${i}].name`, `duplicate platform device ${p.name} (first at platformDevices[${platNames.get(p.name)}])`);
     else platNames.set(p.name, i);
+  });
+
+  // Bus numbers: the children of a bridge sit on its secondary bus, which no device outside it uses.
+  // @see drivers/pci/probe.c:pci_scan_bridge_extend
+  const busOf = (bdf: string) => bdf.slice(0, 7);
+  const childBus = new Map<string, [string, number]>();
+  devices.forEach((d, i) => {
+    if (d.parent === undefined || !bdfs.has(d.parent)) return;
+    const first = childBus.get(d.parent);
+    if (!first) childBus.set(d.parent, [busOf(d.bdf), i]);
+    else if (first[0] !== busOf(d.bdf))
+      bad(`devices[${i}].bdf`, `devices behind bridge ${d.parent} share its secondary bus ${first[0]} (devices[${first[1]}]); ${d.bdf} is on another bus`);
+    if (busOf(d.bdf) === busOf(d.parent)) bad(`devices[${i}].bdf`, `${d.bdf} is on the bus of its parent bridge ${d.parent}; it must be on the bridge's secondary bus`);
+  });
+  devices.forEach((d, i) => {
+    for (const [bridge, [bus]] of childBus)
+      if (busOf(d.bdf) === bus && d.parent !== bridge && d.bdf !== bridge && !issues.some((x) => x.path === `devices[${i}].bdf`))
+        bad(`devices[${i}].bdf`, `bus ${bus} is the secondary bus of bridge ${bridge}; ${d.bdf} must have parent ${bridge}`);
   });
 
   const fw: Raw = raw.firmware ?? {};
@@ -680,6 +758,29 @@ function normalize(raw: RawTopology, file: string): Topology {
     bad('firmware.dtIommuAddresses', `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
   else if (acpi.length && compatAt >= 0)
     bad(`platformDevices[${compatAt}].compatible`, `a host boots with ACPI (${acpi.join(', ')}) or a device tree, not both`);
+  // NUMA: the nodes as written, else one per node the devices name (node 0 always), 4 CPUs each.
+  let nodes: NumaNodeSpec[];
+  if (raw.nodes) {
+    nodes = (raw.nodes as Raw[]).map((n, i) => {
+      const cpus = parseCpuList(String(n.cpus));
+      if (!cpus) bad(`nodes[${i}].cpus`, 'must be a CPU list like "0-7,16-23"');
+      return { id: n.id ?? i, cpus: cpus ?? [], memory: n.memory === undefined ? 16n << 30n : big(n.memory) };
+    });
+    const seenCpu = new Map<number, number>();
+    nodes.forEach((n, i) => {
+      if (nodes.findIndex((x) => x.id === n.id) !== i) bad(`nodes[${i}].id`, `node ${n.id} listed twice`);
+      for (const c of n.cpus) {
+        if (seenCpu.has(c)) bad(`nodes[${i}].cpus`, `CPU ${c} is also in nodes[${seenCpu.get(c)}]`);
+        seenCpu.set(c, i);
+      }
+    });
+  } else {
+    const ids = [...new Set([0, ...devices.map((d) => d.numa_node).filter((n) => n >= 0)])].sort((a, b) => a - b);
+    nodes = ids.map((id, i) => ({ id, cpus: [0, 1, 2, 3].map((c) => 4 * i + c), memory: 16n << 30n }));
+  }
+  devices.forEach((d, i) => {
+    if (d.numa_node >= 0 && !nodes.some((n) => n.id === d.numa_node)) bad(`devices[${i}].numa_node`, `no node ${d.numa_node} in nodes[] (have: ${nodes.map((n) => n.id).join(', ')})`);
+  });
 
   // drivers/iommu/iommufd/Kconfig, drivers/vfio/Kconfig: options that depend on others.
   const kc = raw.kconfig ?? {};
@@ -713,6 +814,10 @@ function normalize(raw: RawTopology, file: string): Topology {
     devices,
     platformDevices,
     firmware,
+    modules: Object.fromEntries(
+      Object.entries((raw.modules ?? {}) as Record<string, Raw>).map(([drv, m]) => [drv, { name: m.module ?? drv.replace(/-/g, '_'), builtin: m.builtin ?? false }]),
+    ),
+    nodes,
     source: raw,
   };
 }

@@ -10,7 +10,9 @@
  * the group is open (EBUSY).
  * @see drivers/vfio/device_cdev.c, drivers/vfio/vfio_main.c:vfio_device_fops_unl_ioctl
  */
+import * as path from 'node:path';
 import { copyFromUser, copyStructFromUser, getUser, offsetofend, putUser, u32, vfioArgszFromUser } from '../abi';
+import type { SysfsProvider } from '../host';
 import { kerr } from '../errno';
 import { iommufdCtxFromFd } from '../iommufd/main';
 import type { Task } from '../task/sched';
@@ -157,4 +159,31 @@ export function vfioDeviceCdevAdd(st: VfioState, vdev: VfioDevice, node: boolean
     fops: vfioDeviceCdevFops,
     data: vdev,
   });
+}
+
+/**
+ * The class device's attributes under `<pci dev>/vfio-dev/vfioN`: `dev`, `uevent` and the
+ * `device` / `subsystem` links. Only a device with the cdev gets a dev_t (the cdev built, not a
+ * no-IOMMU device), so only it has `dev` and the MAJOR/MINOR/DEVNAME lines of `uevent`.
+ * @see drivers/base/core.c:dev_show, dev_uevent, device_add_class_symlinks
+ * @see drivers/vfio/vfio.h:vfio_device_add, drivers/vfio/device_cdev.c:vfio_init_device_cdev
+ */
+export function vfioDeviceCdevSysfs(st: VfioState, tree: Parameters<SysfsProvider>[0]): void {
+  const relLink = (p: string, target: string) => path.posix.relative(path.posix.dirname(p), target);
+  for (const d of st.k.host.devices) {
+    if (d.vfioDevIndex === undefined) continue;
+    const dir = `${d.sysfsPath}/vfio-dev/vfio${d.vfioDevIndex}`;
+    const devt = st.devices.get(d)?.cdevDel !== undefined;
+    if (devt) tree.set(`${dir}/dev`, { kind: 'file', attr: { name: 'dev', mode: 0o444, show: () => `${VFIO_DEV_MAJOR}:${d.vfioDevIndex}\n` } });
+    tree.set(`${dir}/uevent`, {
+      kind: 'file',
+      attr: {
+        name: 'uevent',
+        mode: 0o644,
+        show: () => (devt ? `MAJOR=${VFIO_DEV_MAJOR}\nMINOR=${d.vfioDevIndex}\nDEVNAME=vfio/devices/vfio${d.vfioDevIndex}\nDEVMODE=0600\n` : ''),
+      },
+    });
+    tree.set(`${dir}/device`, { kind: 'link', target: relLink(`${dir}/device`, d.sysfsPath) });
+    tree.set(`${dir}/subsystem`, { kind: 'link', target: relLink(`${dir}/subsystem`, '/sys/class/vfio-dev') });
+  }
 }

@@ -36,7 +36,15 @@ import {
 } from '../uapi';
 import type { VfioIommuDriverOps } from './container';
 import { vfioContainerInit } from './container';
-import { vfioDeviceCdevAdd, vfioDeviceFopsCdevOpen, vfioDfIoctlAttachPt, vfioDfIoctlBindIommufd, vfioDfIoctlDetachPt, vfioDfUnbindIommufd } from './device_cdev';
+import {
+  vfioDeviceCdevAdd,
+  vfioDeviceCdevSysfs,
+  vfioDeviceFopsCdevOpen,
+  vfioDfIoctlAttachPt,
+  vfioDfIoctlBindIommufd,
+  vfioDfIoctlDetachPt,
+  vfioDfUnbindIommufd,
+} from './device_cdev';
 import { VfioGroup, vfioDeviceGroupUnuseIommu, vfioGroupFilePut, vfioGroupRegister, vfioGroupUnregister } from './group';
 import { vfioDfIommufdUnbind } from './iommufd';
 
@@ -165,6 +173,7 @@ export function vfioInit(k: Kernel): VfioState {
   if (existing) return existing;
   const st = new VfioState(k);
   states.set(k, st);
+  k.registerSysfs((tree) => vfioDeviceCdevSysfs(st, tree));
   return st;
 }
 

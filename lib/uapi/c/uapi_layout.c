@@ -36,6 +36,7 @@ struct t_flex_s32 { __u16 a; __s32 f[]; };
 struct t_arrays { __u8 a[3]; __u16 b[3]; __u64 c; __u8 d[5]; };
 struct t_union { __u32 a; union { __u8 b; __u64 c; }; __u16 d; };
 struct t_mixed { __s8 a; __s16 b; __s32 c; __s64 d; __u16 e; };
+struct t_packed { __u8 a; __u16 b; __u64 c; __u32 d; } __attribute__((packed)); /* ACPI tables */
 
 int main(void)
 {
@@ -50,6 +51,7 @@ int main(void)
 	S(struct t_arrays); F(struct t_arrays, a); F(struct t_arrays, b); F(struct t_arrays, c); F(struct t_arrays, d);
 	S(struct t_union); F(struct t_union, a); F(struct t_union, b); F(struct t_union, c); F(struct t_union, d);
 	S(struct t_mixed); F(struct t_mixed, a); F(struct t_mixed, b); F(struct t_mixed, c); F(struct t_mixed, d); F(struct t_mixed, e);
+	S(struct t_packed); F(struct t_packed, a); F(struct t_packed, b); F(struct t_packed, c); F(struct t_packed, d);
 
 	S(struct vfio_info_cap_header);
 	F(struct vfio_info_cap_header, id); F(struct vfio_info_cap_header, version); F(struct vfio_info_cap_header, next);
