@@ -61,7 +61,13 @@ export interface SelftestKernel {
   readonly buffer: bigint;
 }
 
-const kernels = new Map<string, SelftestKernel>();
+/**
+ * One selftest kernel per run of a program (keyed by its parsed options, one object per run) and
+ * kernel release: the tests of a run share it as they share the one kernel they run on, while
+ * two runs in one process (the AVA bridge runs programs concurrently) never see each other's
+ * objects, pins or memory limit.
+ */
+const kernels = new WeakMap<object, Map<string, SelftestKernel>>();
 
 /** The kernel the run targets (its --kernel, else the host topology's), without building the host. */
 function targetKernel(t: SuiteT): string {
@@ -82,7 +88,9 @@ export function selftestKernel(t: SuiteT, need: Feature = 'iommufd'): SelftestKe
   const profile = kernelProfile(kernel);
   if (!profile.has('iommufd')) t.skip(`kernel ${profile.release} has no iommufd (6.2 and later)`);
   if (!profile.has(need)) t.skip(`kernel ${profile.release} has no ${need}`);
-  let k = kernels.get(profile.release);
+  let run = kernels.get(t.options);
+  if (!run) kernels.set(t.options, (run = new Map()));
+  let k = run.get(profile.release);
   if (!k) {
     const m = createMachine({
       name: 'iommufd-selftest',
@@ -94,7 +102,7 @@ export function selftestKernel(t: SuiteT, need: Feature = 'iommufd'): SelftestKe
       kconfig: { CONFIG_IOMMUFD: true, CONFIG_IOMMUFD_TEST: true },
     });
     k = { m, buffer: m.sys.mmap(BUFFER_SIZE, { flags: MAP_SHARED }) };
-    kernels.set(profile.release, k);
+    run.set(profile.release, k);
   }
   return k;
 }
