@@ -166,3 +166,16 @@ test('a bad --target fails every test of the program with the reason', async t =
   const missing = await runPrograms({ root: ROOT, filters: ['group_links_test'], passthrough: ['--target', 'dir:/nonexistent', '-t', 'group_ids_decimal'], env: NO_ENV });
   t.regex(missing.stdout, /no sys\/ directory there/);
 });
+
+test('--kconfig builds the emulated host with those options; a bad item, a Kconfig conflict and a read-only target are refused', async t => {
+  const target = openTarget('emulator', { kconfig: 'CONFIG_IOMMUFD=y' });
+  t.true(target.machine!.fs.existsSync('/dev/iommu'));
+  t.regex(target.description, /\+CONFIG_IOMMUFD=y$/);
+  t.false(openTarget('emulator').machine!.fs.existsSync('/dev/iommu'), 'Debian\'s configs leave iommufd out');
+  t.throws(() => openTarget('emulator', { kconfig: 'CONFIG_IOMMUFD=m' }).machine, { message: /--kconfig "CONFIG_IOMMUFD=m": expected CONFIG_NAME=y or CONFIG_NAME=n/ });
+  t.throws(() => openTarget('emulator', { kconfig: 'CONFIG_IOMMUFD=y,CONFIG_IOMMUFD_VFIO_CONTAINER=y' }).machine, { message: /depends on !CONFIG_VFIO_CONTAINER/ });
+  t.throws(() => openTarget('live', { kconfig: 'CONFIG_IOMMUFD=y' }), { message: /needs --target emulator/ });
+  const r = await runPrograms({ root: ROOT, filters: ['vfio_iommufd_test'], passthrough: ['--kconfig', 'CONFIG_IOMMUFD=y'], env: NO_ENV });
+  t.is(r.exitCode, KSFT_PASS, r.stdout);
+  t.is(r.totals.skipped, 0, r.stdout);
+});

@@ -4,6 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import test from 'ava';
 import { tempDir } from '../lib/testing/tmp';
+import { combosFor, matrix, PER_RELEASE_PROGRAMS } from './bridge';
+import { kernelProfile, resolveHost } from '../lib/index';
 import { parseKtap } from './ktap_parse';
 import { KSFT_FAIL, KSFT_PASS } from './harness/exit_codes';
 import { discover, parseRunnerArgs, plainLine, runnerMain, runPrograms, selectPrograms } from './run_lib';
@@ -141,4 +143,14 @@ test('-l lists programs, -h prints usage', async t => {
 
 test('plain line format', t => {
   t.is(plainLine({ passed: 12, failed: 0, skipped: 1 }), '12 passed, 0 failed, 1 skipped');
+});
+
+test('bridge: a per-release program runs once at every release of the matrix, any other program at every combination', t => {
+  const release = (c: { host: string; kernel: string | undefined }) => kernelProfile(c.kernel ?? resolveHost(c.host).kernel).release;
+  const all = [...new Set(matrix().map(release))].sort();
+  t.true(PER_RELEASE_PROGRAMS.has('iommu/iommufd_test'));
+  const once = combosFor('iommu/iommufd_test');
+  t.deepEqual(once.map(release).sort(), all, 'each release exactly once');
+  t.true(once.length < matrix().length);
+  t.deepEqual(combosFor('vfio/vfio_iommufd_test'), matrix());
 });

@@ -32,6 +32,8 @@ export interface ModuleParams {
   allow_unsafe_interrupts: boolean;
   /** vfio.enable_unsafe_noiommu_mode */
   enable_unsafe_noiommu_mode: boolean;
+  /** iommufd.allow_unsafe_interrupts: bind devices whose group cannot isolate MSIs. */
+  iommufd_allow_unsafe_interrupts: boolean;
   /** vfio_iommu_type1.disable_hugepages. @note emulation: shown and settable; type1 keeps its page sizes. */
   disable_hugepages: boolean;
   /** vfio_pci.{nointxmask,disable_vga,disable_idle_d3,enable_sriov,disable_denylist}. @note emulation: shown and settable, no effect. */

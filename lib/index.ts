@@ -10,7 +10,7 @@ export type { LoadOptions } from './hosts';
 export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
 export type { ByteLimit, ConfinedFs } from './hostfs';
 export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
-export type { Topology, TopologyInput, DeviceInput, IommuInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
+export type { Kconfig, Topology, TopologyInput, DeviceInput, IommuInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
 export { parseKernelVersion, compareKernelVersion } from './kernel/version';
@@ -48,6 +48,8 @@ export {
 export type { Difference, Limits, MemNode, OpenedRoot, RecordNote, RecordOptions, Recording, UmockdevExport, UmockdevImport } from './record';
 export { vfio, vfioInfo, VfioContainerHandle, VfioGroupHandle, VfioDeviceHandle } from './user/vfio';
 export type { VfioInfo, Type1Info, DmaMapArgs } from './user/vfio';
+export { iommufd, iommufdInfo, IommufdHandle, VfioCdevHandle } from './user/iommufd';
+export type { IommufdInfo } from './user/iommufd';
 export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError, isLoopbackAddress, openapiDocument } from './agent';

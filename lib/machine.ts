@@ -25,6 +25,7 @@ import { UserMemory } from './mm/mm';
 import { SysfsTreeBuilder } from './sysfs/tree';
 import { Task, TaskSet } from './task/sched';
 import { Topology, TopologyInput, topologyFromJSON } from './topology/topology';
+import { iommufdModule } from './iommufd/main';
 import { vfioIommuType1Module } from './vfio/vfio_iommu_type1';
 import { vfioModule } from './vfio/vfio_main';
 import { vfioPciModule } from './vfio/vfio_pci';
@@ -34,8 +35,11 @@ export type { ModuleParams } from './host';
 /** The type of node:fs: what `Machine.fs` is. */
 export type NodeFs = typeof import('node:fs');
 
-/** The modules every machine loads, in initcall order; each is built per its kconfig. */
-export const MODULES: readonly KernelModule[] = [vfioModule, vfioIommuType1Module, vfioPciModule];
+/**
+ * The modules every machine loads, in initcall order (drivers/iommu links before drivers/vfio);
+ * each is built per its kconfig.
+ */
+export const MODULES: readonly KernelModule[] = [iommufdModule, vfioModule, vfioIommuType1Module, vfioPciModule];
 
 export interface MachineOptions {
   /** Run the host under another kernel version ("5.3", "latest") than its topology names. */
@@ -115,6 +119,7 @@ export class Machine {
       dma_entry_limit: c['vfio_iommu_type1.dma_entry_limit'] ?? 65535,
       allow_unsafe_interrupts: c['vfio_iommu_type1.allow_unsafe_interrupts'] ?? false,
       enable_unsafe_noiommu_mode: c['vfio.enable_unsafe_noiommu_mode'] ?? false,
+      iommufd_allow_unsafe_interrupts: c['iommufd.allow_unsafe_interrupts'] ?? false,
       disable_hugepages: false,
       nointxmask: false,
       disable_vga: false,

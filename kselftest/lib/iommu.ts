@@ -14,6 +14,7 @@ import {
   VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_GET_API_VERSION,
   VFIO_GROUP_FLAGS_VIABLE,
+  VFIO_GROUP_GET_DEVICE_FD,
   VFIO_GROUP_GET_STATUS,
   VFIO_GROUP_SET_CONTAINER,
   VFIO_IOMMU_GET_INFO,
@@ -39,14 +40,46 @@ import { NON_DMA_API_DRIVERS } from './pci';
 
 export interface IommuMode {
   readonly name: string;
+  /** VFIO_SET_IOMMU's type; 0 for native iommufd, which has none. */
   readonly type: number;
+  /**
+   * The fd VFIO_GROUP_SET_CONTAINER takes: the VFIO container, iommufd's /dev/iommu (its type1
+   * compatibility), or none — native iommufd binds each device cdev instead.
+   */
+  readonly containerPath: '/dev/vfio/vfio' | '/dev/iommu' | undefined;
 }
 
-/** FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES, legacy container half (iommufd modes join when iommufd lands). */
+/**
+ * FIXTURE_VARIANT_ADD_ALL_IOMMU_MODES of the kernel's VFIO selftests (libvfio iommu_modes[]):
+ * the legacy container's two types, the same two through /dev/iommu, and native iommufd.
+ * @see tools/testing/selftests/vfio/lib/include/libvfio/iommu.h
+ */
 export const ALL_IOMMU_MODES: readonly IommuMode[] = [
-  { name: 'vfio_type1_iommu', type: VFIO_TYPE1_IOMMU },
-  { name: 'vfio_type1v2_iommu', type: VFIO_TYPE1v2_IOMMU },
+  { name: 'vfio_type1_iommu', type: VFIO_TYPE1_IOMMU, containerPath: '/dev/vfio/vfio' },
+  { name: 'vfio_type1v2_iommu', type: VFIO_TYPE1v2_IOMMU, containerPath: '/dev/vfio/vfio' },
+  { name: 'iommufd_compat_type1', type: VFIO_TYPE1_IOMMU, containerPath: '/dev/iommu' },
+  { name: 'iommufd_compat_type1v2', type: VFIO_TYPE1v2_IOMMU, containerPath: '/dev/iommu' },
+  { name: 'iommufd', type: 0, containerPath: undefined },
 ];
+
+/** The modes with a container: everything a group-and-container program runs. */
+export const CONTAINER_MODES: readonly IommuMode[] = ALL_IOMMU_MODES.filter(m => m.containerPath !== undefined);
+
+/**
+ * Whether the container of `mode` is iommufd's type1 emulation: /dev/iommu, or /dev/vfio/vfio on
+ * a kernel built with CONFIG_IOMMUFD_VFIO_CONTAINER. Where it answers differently from
+ * vfio_iommu_type1.c the tests say so.
+ * @see drivers/iommu/iommufd/vfio_compat.c
+ */
+export function iommufdContainer(m: Machine, mode: IommuMode): boolean {
+  return mode.containerPath === '/dev/iommu' || (mode.containerPath === '/dev/vfio/vfio' && m.topology.kconfig.CONFIG_IOMMUFD_VFIO_CONTAINER);
+}
+
+/** /dev/iommu of the target, or SKIP naming the Kconfig option the kernel lacks. */
+export function needIommufd(t: SuiteT, m: Machine): void {
+  if (!m.kernel.has('iommufd')) t.skip(`kernel ${m.kernel.release} has no iommufd (6.2 and later)`);
+  if (!m.fs.existsSync('/dev/iommu')) t.skip('no /dev/iommu: a kernel built without CONFIG_IOMMUFD (--kconfig CONFIG_IOMMUFD=y)');
+}
 
 type Layout = Parameters<typeof abi.encode>[0];
 
@@ -69,10 +102,15 @@ export interface VfioSetup {
   readonly container: number;
   readonly group: number;
   readonly groupId: string;
+  /** A device fd of the group (VFIO_GROUP_GET_DEVICE_FD), open as libvfio keeps it. */
+  readonly device: number;
 }
 
-export function openContainer(t: SuiteT, m: Machine): number {
-  const fd = m.sys.open('/dev/vfio/vfio', O_RDWR);
+/** The container of a mode (default the VFIO container), checked the way libvfio does. */
+export function openContainer(t: SuiteT, m: Machine, path: IommuMode['containerPath'] = '/dev/vfio/vfio'): number {
+  if (path === undefined) t.skip('native iommufd has no container');
+  if (path === '/dev/iommu') needIommufd(t, m);
+  const fd = m.sys.open(path!, O_RDWR);
   t.assertLe(0, fd);
   t.assertEq(VFIO_API_VERSION, m.sys.ioctl(fd, VFIO_GET_API_VERSION));
   return fd;
@@ -87,15 +125,25 @@ export function openGroup(t: SuiteT, m: Machine, id: string): number {
   return fd;
 }
 
-/** container + group + SET_CONTAINER + SET_IOMMU(mode): what every type1 test starts from. */
+/**
+ * container + group + SET_CONTAINER + SET_IOMMU(mode) + a device fd: what every type1 test starts
+ * from, in libvfio's order (vfio_pci_group_setup, then VFIO_GROUP_GET_DEVICE_FD). The device fd
+ * matters for iommufd: a group on an iommufd attaches its devices to the compat IOAS when a
+ * device is opened, so before that the IOAS has no domain — full IOVA ranges, nothing pinned.
+ * @see drivers/vfio/group.c:vfio_df_group_open, drivers/vfio/iommufd.c:vfio_iommufd_compat_attach_ioas
+ */
 export function iommuInit(t: SuiteT, m: Machine, mode: IommuMode, groupId = vfioGroup(t)): VfioSetup {
-  const container = openContainer(t, m);
+  const container = openContainer(t, m, mode.containerPath);
   if (m.sys.ioctl(container, VFIO_CHECK_EXTENSION, mode.type) !== 1) t.skip(`${mode.name} not supported`);
   const group = openGroup(t, m, groupId);
   const fdp = m.mem.alloc(new Uint8Array(new Int32Array([container]).buffer));
   t.assertEq(0, m.sys.ioctl(group, VFIO_GROUP_SET_CONTAINER, fdp));
   t.assertEq(0, m.sys.ioctl(container, VFIO_SET_IOMMU, mode.type));
-  return { container, group, groupId };
+  const bdf = t.sysfs.groupDevices(groupId).find(b => t.sysfs.pciDriver(b) === 'vfio-pci');
+  t.assertNotNull(bdf ?? null);
+  const device = m.sys.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, m.mem.alloc(Buffer.from(`${bdf}\0`)));
+  t.assertLe(0, device);
+  return { container, group, groupId, device };
 }
 
 export interface MapArgs {

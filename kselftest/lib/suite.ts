@@ -23,13 +23,14 @@ export interface SuiteCtx {
 }
 export type SuiteT = T<SuiteCtx>;
 
-const HELPERS = ['suite', 'sysfs', 'attr', 'iommu'].flatMap(m => [path.join(__dirname, `${m}.ts`), path.join(__dirname, `${m}.js`)]);
+const HELPERS = ['suite', 'sysfs', 'attr', 'iommu', 'iommufd'].flatMap(m => [path.join(__dirname, `${m}.ts`), path.join(__dirname, `${m}.js`)]);
 
 export const SUITE_OPTIONS = {
   target: { type: 'string', valueName: 'SPEC', description: TARGET_USAGE, default: 'emulator' },
   host: { type: 'string', valueName: 'NAME|FILE', description: 'emulator: built-in host or topology file' },
   kernel: { type: 'string', valueName: 'VERSION', description: 'emulator: run the host under this kernel; dir: the tree\'s kernel' },
   plugin: { type: 'string', valueName: 'FILE[,FILE]', description: 'emulator: load ABI prototypes (plugins/*.ts) into the machine; the schema test adds their entries' },
+  kconfig: { type: 'string', valueName: 'CONFIG_X=y|n,...', description: 'emulator: build the host with these Kconfig options (e.g. CONFIG_IOMMUFD=y)' },
 } as const;
 
 export function suite(name: string): Harness<SuiteCtx> {
@@ -43,7 +44,7 @@ export function suite(name: string): Harness<SuiteCtx> {
           const v = info.options[k];
           return typeof v === 'string' ? v : undefined;
         };
-        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel'), plugins: opt('plugin')?.split(',').filter(Boolean) });
+        const target = openTarget(opt('target'), { host: opt('host'), kernel: opt('kernel'), kconfig: opt('kconfig'), plugins: opt('plugin')?.split(',').filter(Boolean) });
         return { target, sysfs: new SysfsView(target) };
       },
       destroy(ctx) {

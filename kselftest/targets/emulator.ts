@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
- * `--target emulator` (the default): an emulated machine; `--host` and `--kernel` pick it.
- * The machine is built on first use, so a test that builds its own pays for one machine.
+ * `--target emulator` (the default): an emulated machine; `--host`, `--kernel` and `--kconfig`
+ * pick it. The machine is built on first use, so a test that builds its own pays for one machine.
  */
-import { DEFAULT_HOST, createMachine, loadPluginFile, type Credentials, type Machine } from '../../lib/index';
+import { DEFAULT_HOST, createMachine, loadPluginFile, resolveHost, TopologyError, type Credentials, type Kconfig, type Machine, type TopologyInput } from '../../lib/index';
+import { TargetError } from './dir';
 import type { Target } from './target';
 
 export interface EmulatorTargetOptions {
@@ -14,21 +15,45 @@ export interface EmulatorTargetOptions {
   readonly cred?: Credentials;
   /** Plugin files (ABI prototypes) to load into the machine. */
   readonly plugins?: readonly string[] | undefined;
+  /** `--kconfig`: Kconfig options over the topology's, e.g. `CONFIG_IOMMUFD=y,CONFIG_VFIO_CONTAINER=n`. */
+  readonly kconfig?: string | undefined;
+}
+
+/** `NAME=y|n[,NAME=y|n...]` → the options it sets (TargetError naming the bad item). */
+export function parseKconfigOption(spec: string): Partial<Kconfig> {
+  const out: Record<string, boolean> = {};
+  for (const item of spec.split(',').filter(s => s !== '')) {
+    const m = /^(CONFIG_[A-Z0-9_]+)=([yn])$/.exec(item.trim());
+    if (!m) throw new TargetError(`--kconfig ${JSON.stringify(item)}: expected CONFIG_NAME=y or CONFIG_NAME=n`);
+    out[m[1]!] = m[2] === 'y';
+  }
+  return out as Partial<Kconfig>;
 }
 
 export function emulatorTarget(opts: EmulatorTargetOptions = {}): Target {
   const host = opts.host ?? DEFAULT_HOST;
+  const kconfig = opts.kconfig !== undefined ? parseKconfigOption(opts.kconfig) : undefined;
   let m: Machine | undefined;
-  const machine = (): Machine =>
-    (m ??= createMachine(host, {
+  const build = (): Machine => {
+    const mopts = {
       ...(opts.kernel ? { kernel: opts.kernel } : {}),
       ...(opts.cred ? { cred: opts.cred } : {}),
       ...(opts.plugins?.length ? { plugins: opts.plugins.map((f) => loadPluginFile(f)) } : {}),
-    }));
+    };
+    if (!kconfig) return createMachine(host, mopts);
+    const src = resolveHost(host).source as TopologyInput & { kconfig?: Partial<Kconfig> };
+    try {
+      return createMachine({ ...src, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput, mopts);
+    } catch (e) {
+      if (e instanceof TopologyError) throw new TargetError(`--kconfig ${opts.kconfig}: ${e.message}`);
+      throw e;
+    }
+  };
+  const machine = (): Machine => (m ??= build());
   return {
     kind: 'emulator',
     get description() {
-      return `emulator:${machine().topology.name}@${machine().kernel.release}`;
+      return `emulator:${machine().topology.name}@${machine().kernel.release}${opts.kconfig ? `+${opts.kconfig}` : ''}`;
     },
     root: '/',
     get fs() {

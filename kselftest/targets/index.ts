@@ -7,7 +7,7 @@ import type { Target } from './target';
 
 export type { Target, TargetKind, TreeFs, Sys } from './target';
 export { TargetError } from './dir';
-export { emulatorTarget, machineTarget } from './emulator';
+export { emulatorTarget, machineTarget, parseKconfigOption } from './emulator';
 export { dirTarget } from './dir';
 export { liveTarget } from './live';
 
@@ -16,6 +16,8 @@ export interface TargetOptions {
   readonly kernel?: string | undefined;
   /** emulator: plugin files to load into the machine. */
   readonly plugins?: readonly string[] | undefined;
+  /** emulator only: `CONFIG_X=y|n,...` over the host's Kconfig. */
+  readonly kconfig?: string | undefined;
 }
 
 export const TARGET_USAGE = 'emulator (default) | dir:PATH | live';
@@ -23,6 +25,7 @@ export const TARGET_USAGE = 'emulator (default) | dir:PATH | live';
 export function openTarget(spec: string | undefined, opts: TargetOptions = {}): Target {
   const s = spec ?? 'emulator';
   if (s === 'emulator') return emulatorTarget(opts);
+  if (opts.kconfig !== undefined) throw new TargetError(`--kconfig builds an emulated kernel: it needs --target emulator, not ${JSON.stringify(s)}`);
   if (s === 'live') return liveTarget(opts);
   if (s.startsWith('dir:') && s.length > 4) return dirTarget(s.slice(4), opts);
   throw new TargetError(`--target ${JSON.stringify(s)}: expected ${TARGET_USAGE}`);

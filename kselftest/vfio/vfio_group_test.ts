@@ -19,7 +19,7 @@ import {
   type Machine,
 } from '../../lib/index';
 import { suite, kernelAtLeast, needMachine, type SuiteT } from '../lib/suite';
-import { get, iommuInit, openContainer, openGroup, put, vfioGroup, ALL_IOMMU_MODES } from '../lib/iommu';
+import { get, iommuInit, iommufdContainer, openContainer, openGroup, put, vfioGroup, CONTAINER_MODES } from '../lib/iommu';
 import { tryWriteAttr } from '../lib/attr';
 import { NON_DMA_API_DRIVERS, tryBind } from '../lib/pci';
 
@@ -67,14 +67,30 @@ vfio.test('status_flags', (t, { m, id }) => {
   t.expectEq(VFIO_GROUP_FLAGS_VIABLE, status(m, g).flags);
 });
 
-/** Each row: a call in the wrong state and the errno the kernel returns. */
-const ORDER_ROWS: readonly { name: string; run: (m: Machine, c: number, g: number, bdf: string) => number; errno: string }[] = [
-  { name: 'set_iommu_without_group', run: (m, c) => m.sys.ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), errno: 'EINVAL' },
+/**
+ * Each row: a call in the wrong state and the errno the kernel returns; `iommufd` where iommufd's
+ * /dev/vfio/vfio (CONFIG_IOMMUFD_VFIO_CONTAINER) answers otherwise ('ok': it succeeds).
+ */
+const ORDER_ROWS: readonly { name: string; run: (m: Machine, c: number, g: number, bdf: string) => number; errno: string; iommufd?: string }[] = [
+  // iommufd_vfio_set_iommu: no compat IOAS before a group is set (get_compat_ioas: ENODEV).
+  { name: 'set_iommu_without_group', run: (m, c) => m.sys.ioctl(c, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), errno: 'EINVAL', iommufd: 'ENODEV' },
   { name: 'unset_container_without_container', run: (m, _c, g) => m.sys.ioctl(g, VFIO_GROUP_UNSET_CONTAINER), errno: 'EINVAL' },
-  { name: 'get_device_fd_without_iommu', run: (m, c, g, bdf) => (m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c)), m.sys.ioctl(g, VFIO_GROUP_GET_DEVICE_FD, nameArg(m, bdf))), errno: 'EINVAL' },
+  // vfio_group_has_iommu() is true as soon as the group has an iommufd: no SET_IOMMU needed.
+  {
+    name: 'get_device_fd_without_iommu',
+    run: (m, c, g, bdf) => (m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c)), m.sys.ioctl(g, VFIO_GROUP_GET_DEVICE_FD, nameArg(m, bdf))),
+    errno: 'EINVAL',
+    iommufd: 'ok',
+  },
   { name: 'set_container_twice', run: (m, c, g) => (m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c)), m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c))), errno: 'EINVAL' },
   { name: 'set_container_bad_fd', run: (m, _c, g) => m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, 999)), errno: 'EBADF' },
-  { name: 'set_iommu_unknown_type', run: (m, c, g) => (m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c)), m.sys.ioctl(c, VFIO_SET_IOMMU, 0x7f)), errno: 'ENODEV' },
+  // iommufd_vfio_set_iommu checks the type first (EINVAL); type1 looks for a driver (ENODEV).
+  {
+    name: 'set_iommu_unknown_type',
+    run: (m, c, g) => (m.sys.ioctl(g, VFIO_GROUP_SET_CONTAINER, fdArg(m, c)), m.sys.ioctl(c, VFIO_SET_IOMMU, 0x7f)),
+    errno: 'ENODEV',
+    iommufd: 'EINVAL',
+  },
   { name: 'status_argsz_too_small', run: (m, _c, g) => status(m, g, vfio_group_status.size - 1).rc, errno: 'EINVAL' },
   { name: 'status_bad_pointer', run: (m, _c, g) => m.sys.ioctl(g, VFIO_GROUP_GET_STATUS, 0n), errno: 'EFAULT' },
   { name: 'unknown_group_ioctl', run: (m, _c, g) => m.sys.ioctl(g, VFIO_CHECK_EXTENSION + 0x7f), errno: 'ENOTTY' },
@@ -85,20 +101,22 @@ for (const row of ORDER_ROWS) {
     const c = openContainer(t, m);
     const g = openGroup(t, m, id);
     const bdf = t.sysfs.groupDevices(id).find(b => t.sysfs.pciDriver(b) === 'vfio-pci')!;
-    t.expectErrno(row.errno, row.run(m, c, g, bdf));
+    const want = iommufdContainer(m, CONTAINER_MODES[0]!) ? (row.iommufd ?? row.errno) : row.errno;
+    if (want === 'ok') t.expectLe(0, row.run(m, c, g, bdf));
+    else t.expectErrno(want, row.run(m, c, g, bdf));
   });
 }
 
-const modes = h.fixture<{ m: Machine; id: string }, (typeof ALL_IOMMU_MODES)[number]>('iommu_mode', {
+const modes = h.fixture<{ m: Machine; id: string }, (typeof CONTAINER_MODES)[number]>('iommu_mode', {
   setup(t) {
     const m = needMachine(t);
     return { m, id: vfioGroup(t) };
   },
 });
-for (const mode of ALL_IOMMU_MODES) modes.variant(mode.name, mode);
+for (const mode of CONTAINER_MODES) modes.variant(mode.name, mode);
 
 modes.test('check_extension', (t, { m }, mode) => {
-  const c = openContainer(t, m);
+  const c = openContainer(t, m, mode.containerPath);
   t.expectEq(1, m.sys.ioctl(c, VFIO_CHECK_EXTENSION, mode.type));
   t.expectEq(0, m.sys.ioctl(c, VFIO_CHECK_EXTENSION, 0x7f));
 });
@@ -109,7 +127,9 @@ modes.test('device_fd', (t, { m, id }, mode) => {
   const dev = m.sys.ioctl(s.group, VFIO_GROUP_GET_DEVICE_FD, nameArg(m, bdf));
   t.expectLe(0, dev);
   t.expectErrno('ENODEV', m.sys.ioctl(s.group, VFIO_GROUP_GET_DEVICE_FD, nameArg(m, '0000:ff:1f.7')));
-  t.expectErrno('EINVAL', m.sys.ioctl(s.container, VFIO_SET_IOMMU, mode.type));
+  // A second SET_IOMMU: type1 has its IOMMU already (EINVAL); iommufd's compat just re-applies the mode.
+  if (iommufdContainer(m, mode)) t.expectEq(0, m.sys.ioctl(s.container, VFIO_SET_IOMMU, mode.type));
+  else t.expectErrno('EINVAL', m.sys.ioctl(s.container, VFIO_SET_IOMMU, mode.type));
 });
 
 /** While userspace owns the group's DMA, a DMA-API driver cannot bind a member and the domain type is fixed. */

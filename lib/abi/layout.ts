@@ -233,3 +233,22 @@ export function isStruct(t: Type): t is StructLayout<any> {
 
 /** `struct name { … } __packed`: no padding anywhere, alignment 1. */
 export const packedStruct = <S extends FieldSpec>(name: string, spec: S): StructLayout<Simplify<Flatten<S>>> => struct(name, spec, { packed: true });
+
+/**
+ * The struct as an older header declared it, when a uapi struct grew by appending members: the
+ * members up to and including `last` (an anonymous union counts whole), sized like the C struct
+ * that ended there (tail padding to the alignment of the members kept). Extensible ioctls read
+ * the kernel's struct of the running version, so a newer program's tail is E2BIG there.
+ */
+export function structPrefix<L extends StructLayout<any>>(layout: L, last: FieldName<L>): L {
+  const end = member(layout, last);
+  const kept = layout.members.filter(
+    (m) => m.offset < end.offset + end.type.size || (end.unionGroup !== undefined && m.unionGroup === end.unionGroup),
+  );
+  const endOf = Math.max(...kept.map((m) => m.offset + m.type.size));
+  // a packed struct (alignment 1) stays unpadded when cut short
+  const align = layout.align === 1 ? 1 : Math.max(...kept.map((m) => m.type.align));
+  const size = alignUp(endOf, align);
+  if (size === layout.size) return layout;
+  return Object.freeze({ kind: 'struct', name: layout.name, size, align, members: Object.freeze(kept) }) as unknown as L;
+}

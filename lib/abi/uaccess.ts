@@ -87,7 +87,9 @@ export function checkZeroedUser(mem: UserAccess, addr: bigint, len: number): boo
 /**
  * Copy a struct whose user-side size is `usize` into a kernel struct of `sizeof(layout)`:
  * a shorter user struct is zero-extended, a longer one is accepted only if every byte past the
- * kernel's size is zero (otherwise E2BIG).
+ * kernel's size is zero (otherwise E2BIG). `ksize` is the kernel's struct size when the running
+ * kernel's struct is an older, shorter shape of `layout` (see structPrefix): members past it
+ * decode as zero, as the kernel's zeroed command buffer has them.
  * @see include/linux/uaccess.h:copy_struct_from_user
  */
 export function copyStructFromUser<L extends StructLayout<any>>(
@@ -95,7 +97,7 @@ export function copyStructFromUser<L extends StructLayout<any>>(
   layout: L,
   addr: bigint,
   usize: number,
-  /** The kernel's `ksize` argument; the struct size unless a caller passes less (a kernel bug). */
+  /** The kernel's `ksize` argument: the running kernel's struct size (see above). */
   ksize: number = layout.size,
 ): Decoded<L> {
   const size = Math.min(ksize, usize);
@@ -151,7 +153,8 @@ export function vfioArgszFromUser<L extends ArgszLayout>(
 /**
  * The iommufd `size` protocol after the dispatcher has read `userSize` with get_user and found
  * the op: `userSize < offsetofend(layout, last)` → EINVAL, then copy_struct_from_user (E2BIG for a
- * non-zero tail the kernel does not know, zero-extension for an older, shorter struct).
+ * non-zero tail the kernel does not know, zero-extension for an older, shorter struct). `ksize`:
+ * the running kernel's struct size (the op's `size`), when that is an older shape of `layout`.
  * @see drivers/iommu/iommufd/main.c:iommufd_fops_ioctl
  * @see include/linux/uaccess.h:copy_struct_from_user
  */
@@ -161,9 +164,10 @@ export function iommufdCmdFromUser<L extends StructLayout<{ size: typeof u32 }>>
   addr: bigint,
   userSize: number,
   last: FieldName<L>,
+  ksize: number = layout.size,
 ): Decoded<L> {
   if (userSize < offsetofend(layout, last)) throw kerr('EINVAL');
-  return copyStructFromUser(mem, layout, addr, userSize);
+  return copyStructFromUser(mem, layout, addr, userSize, ksize);
 }
 
 /** Read the leading `__u32 size` of an iommufd command, as the dispatcher does first. */

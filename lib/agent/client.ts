@@ -3,7 +3,7 @@
  * A typed client of the HTTP agent (global fetch). Errors come back as AgentClientError with the
  * errno. The shapes are lib/schemas' (common.schema.json, agent.schema.json).
  */
-import type { FileJson, GroupJson, HostJson, MachineReport, VfioIommuInfoJson } from '../report';
+import type { FileJson, GroupJson, HostJson, MachineReport, RangeJson, VfioIommuInfoJson } from '../report';
 
 export interface MachineEntry {
   readonly id: string;
@@ -25,6 +25,18 @@ export interface MappingEntry {
   readonly iova: string;
   readonly size: string;
   readonly vaddr: string;
+}
+
+/** `GET …/iommufd/groups/:group`: the group's cdevs bound and attached to a fresh IOAS. */
+export interface IommufdGroupInfo {
+  readonly group: number;
+  readonly devices: { bdf: string; cdev: string; devid: number }[];
+  readonly ioas: number;
+  readonly hwpt: number;
+  readonly alignment: string;
+  readonly iova_ranges: RangeJson[];
+  readonly group_usable_iova: RangeJson[];
+  readonly matches_group_usable_iova: boolean;
 }
 
 export class AgentClientError extends Error {
@@ -112,8 +124,13 @@ export class AgentClient {
   machine(id: string): Promise<MachineEntry> {
     return this.call('GET', `/v1/machines/${seg(id)}`);
   }
-  /** A built-in host by name, or a topology document (the JSON shape of a topology file). */
-  createMachine(a: { host: string; kernel?: string } | { topology: Record<string, unknown>; kernel?: string }): Promise<MachineEntry> {
+  /**
+   * A built-in host by name, or a topology document (the JSON shape of a topology file);
+   * `kconfig` builds it with those options (`{ CONFIG_IOMMUFD: true }`).
+   */
+  createMachine(
+    a: ({ host: string } | { topology: Record<string, unknown> }) & { kernel?: string; kconfig?: Record<string, boolean> },
+  ): Promise<MachineEntry> {
     return this.call('POST', '/v1/machines', a);
   }
   destroyMachine(id: string): Promise<{ deleted: string }> {
@@ -162,6 +179,10 @@ export class AgentClient {
   unmap(id: string, container: string, a: { iova: U64Arg; size: U64Arg } | 'all'): Promise<{ unmapped: string }> {
     const body = a === 'all' ? { all: true } : { iova: hexArg(a.iova), size: hexArg(a.size) };
     return this.call('POST', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}/unmap`, body);
+  }
+  /** The IOVA ranges an iommufd attach of `group` produces (a machine created with CONFIG_IOMMUFD). */
+  iommufdGroupInfo(id: string, group: number): Promise<IommufdGroupInfo> {
+    return this.call('GET', `/v1/machines/${seg(id)}/iommufd/groups/${group}`);
   }
   closeContainer(id: string, container: string): Promise<{ deleted: string }> {
     return this.call('DELETE', `/v1/machines/${seg(id)}/vfio/containers/${seg(container)}`);

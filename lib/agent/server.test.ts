@@ -63,6 +63,34 @@ test('hosts, machines, files, stores with errno, groups with usable ranges, VFIO
   }
 });
 
+test('iommufd: a machine built with CONFIG_IOMMUFD binds a group\'s cdevs to an IOAS and reports its ranges; bad kconfig and no /dev/iommu are errors', async (t) => {
+  const { agent, url } = await started();
+  const c = new AgentClient(url);
+  try {
+    const m = await c.createMachine({ host: 'intel-vtd-server', kconfig: { CONFIG_IOMMUFD: true } });
+    const nvme = (await c.groups(m.id)).find((g) => g.devices.some((d) => d.driver === 'vfio-pci'))!;
+    const info = await c.iommufdGroupInfo(m.id, nvme.id);
+    t.deepEqual(info.iova_ranges, nvme.usable_ranges, 'the same usable IOVA as the IOMMU core (and type1)');
+    t.true(info.matches_group_usable_iova);
+    t.is(info.alignment, '0x0000000000001000');
+    t.deepEqual(info.devices.map((d) => d.cdev), ['/dev/vfio/devices/vfio0']);
+    const again = await c.iommufdGroupInfo(m.id, nvme.id);
+    t.deepEqual(again.iova_ranges, info.iova_ranges, 'everything was closed: a second attach works');
+    const none = await t.throwsAsync(c.iommufdGroupInfo('default', nvme.id), { instanceOf: AgentClientError });
+    t.deepEqual([none!.status, none!.code], [404, 'ENODEV']);
+    t.regex(none!.message, /CONFIG_IOMMUFD/);
+    const noGroup = await t.throwsAsync(c.iommufdGroupInfo(m.id, 99), { instanceOf: AgentClientError });
+    t.is(noGroup!.code, 'ENOENT');
+    const bad = await t.throwsAsync(c.createMachine({ host: 'intel-vtd-server', kconfig: { CONFIG_IOMMUFD_VFIO_CONTAINER: true } }), { instanceOf: AgentClientError });
+    t.deepEqual([bad!.status, bad!.code], [400, 'EINVAL']);
+    t.regex(bad!.message, /CONFIG_IOMMUFD_VFIO_CONTAINER/);
+    const notBool = await t.throwsAsync(c.createMachine({ host: 'intel-vtd-server', kconfig: { CONFIG_IOMMUFD: 'y' } as never }), { instanceOf: AgentClientError });
+    t.regex(notBool!.message, /body\.kconfig/);
+  } finally {
+    await agent.close();
+  }
+});
+
 test('a token is checked on every request; a non-loopback listener without one is refused', async (t) => {
   const { agent, url } = await started({ token: 'tok' });
   try {

@@ -28,8 +28,9 @@ import type { Topology } from '../topology/topology';
 import { U64_MAX } from '../model/iova';
 import { must, tryWriteAttr } from '../user/sys';
 import { VfioContainerHandle, VfioGroupHandle, vfio } from '../user/vfio';
-import { fileJson, hostJson, machineReport, u64Json, vfioIommuInfoJson } from '../report';
+import { fileJson, hostJson, machineReport, rangeJson, u64Json, vfioIommuInfoJson } from '../report';
 import { AGENT_SCHEMA, COMMON_SCHEMA, schemaAjv, type JsonSchema } from '../schemas';
+import { iommufdInfo } from '../user/iommufd';
 
 export interface AgentOptions {
   /** Required for any non-loopback listener; checked on every request when set. */
@@ -157,6 +158,14 @@ export const ROUTES: readonly Route[] = [
     run: (a, c) => a.readPath(c.params.id!, c.query.get('path')),
   },
   { method: 'PUT', path: '/v1/machines/{id}/file', operationId: 'writeFile', summary: "one write(2): the attribute's store runs; a refusal comes back with its errno", body: 'write_file', response: 'write_result', errors: [409], run: (a, c) => a.writePath(c.params.id!, c.body as WriteBody) },
+  {
+    method: 'GET',
+    path: '/v1/machines/{id}/iommufd/groups/{group}',
+    operationId: 'iommufdGroup',
+    summary: "bind the group's device cdevs to a fresh /dev/iommu, attach them to an IOAS and report IOMMU_IOAS_IOVA_RANGES beside the IOMMU core's usable IOVA (a machine with CONFIG_IOMMUFD); everything is closed again",
+    response: 'iommufd_group',
+    run: (a, c) => iommufdGroupInfo(a.machine(c.params.id!).m, c.params.group!),
+  },
   { method: 'GET', path: '/v1/machines/{id}/vfio/containers', operationId: 'listContainers', summary: 'the open VFIO containers', response: 'container_list', run: (a, c) => ({ containers: [...a.machine(c.params.id!).containers.values()].map((x) => containerJson(a.machine(c.params.id!), x)) }) },
   { method: 'POST', path: '/v1/machines/{id}/vfio/containers', operationId: 'openContainer', summary: 'open /dev/vfio/vfio', body: 'open_container', response: 'container', status: 201, errors: [507], run: (a, c) => a.openContainer(c.params.id!) },
   { method: 'GET', path: '/v1/machines/{id}/vfio/containers/{cid}', operationId: 'getContainer', summary: 'a container: its groups and, once one is attached, VFIO_IOMMU_GET_INFO', response: 'container', run: (a, c) => a.container(c.params.id!, c.params.cid!) },
@@ -167,7 +176,7 @@ export const ROUTES: readonly Route[] = [
 ];
 
 type U64In = string | number;
-type CreateBody = { host?: string; topology?: Record<string, unknown>; kernel?: string };
+type CreateBody = { host?: string; topology?: Record<string, unknown>; kernel?: string; kconfig?: Record<string, boolean> };
 type WriteBody = { path: string; data: string; base64?: boolean };
 type MapBody = { iova: U64In; size: U64In; vaddr?: U64In };
 type UnmapBody = { iova?: U64In; size?: U64In; all?: true };
@@ -446,6 +455,10 @@ export class Agent {
     let t: Topology;
     try {
       t = b.host !== undefined ? loadBuiltinHost(b.host) : topologyFromJSON(b.topology, 'body.topology');
+      if (b.kconfig) {
+        const src = t.source;
+        t = topologyFromJSON({ ...src, kconfig: { ...(src.kconfig ?? {}), ...b.kconfig } }, 'body.kconfig');
+      }
     } catch (err) {
       if (err instanceof TopologyError) throw new AgentError(400, 'EINVAL', err.message);
       throw err;
@@ -604,6 +617,24 @@ function machineJson(e: Entry) {
     created: e.created,
     iommus: e.m.host.units.map((u) => ({ name: u.name, driver: u.driver })),
     group_count: e.m.host.groups().length,
+  };
+}
+
+/** `GET …/iommufd/groups/:group`: what `iommu-emu vfio-info --iommufd --json` prints. */
+function iommufdGroupInfo(m: Machine, group: string) {
+  if (!/^\d{1,7}$/.test(group)) throw new AgentError(400, 'EINVAL', `group ${JSON.stringify(group)}: expected a group number`);
+  if (!m.fs.existsSync('/dev/iommu')) throw new AgentError(404, 'ENODEV', `machine has no /dev/iommu: create it with kconfig {"CONFIG_IOMMUFD": true} on a kernel with iommufd (6.2+)`);
+  const i = iommufdInfo(m, Number(group));
+  const same = i.iovaRanges.length === i.groupUsableIova.length && i.iovaRanges.every((r, k) => r.start === i.groupUsableIova[k]!.start && r.last === i.groupUsableIova[k]!.last);
+  return {
+    group: i.group,
+    devices: i.devices,
+    ioas: i.ioas,
+    hwpt: i.hwpt,
+    alignment: u64Json(i.alignment),
+    iova_ranges: i.iovaRanges.map(rangeJson),
+    group_usable_iova: i.groupUsableIova.map(rangeJson),
+    matches_group_usable_iova: same,
   };
 }
 

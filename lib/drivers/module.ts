@@ -45,8 +45,11 @@ export interface LoadedModule extends ModuleInfo {
 /**
  * Every module loaded on the machine: the drivers' modules plus what they pull in. The VFIO
  * stack: vfio_pci → vfio_pci_core (v5.15+) → vfio (+ vfio_virqfd before v6.2), irqbypass;
- * vfio soft-depends on vfio_iommu_type1, which is loaded with it.
- * @see drivers/vfio/Makefile, drivers/vfio/vfio_main.c (MODULE_SOFTDEP("post: vfio_iommu_type1 …"))
+ * vfio soft-depends on vfio_iommu_type1, which is loaded with it when the legacy container is
+ * built (CONFIG_VFIO_CONTAINER; VFIO_IOMMU_TYPE1 depends on it); with CONFIG_IOMMUFD, vfio
+ * links iommufd's symbols (its iommufd.o), so iommufd is loaded and vfio holds it.
+ * @see drivers/vfio/Makefile (vfio-$(CONFIG_IOMMUFD) += iommufd.o), drivers/vfio/Kconfig (VFIO_IOMMU_TYPE1)
+ * @see drivers/vfio/vfio_main.c (MODULE_SOFTDEP("post: vfio_iommu_type1 …")), drivers/iommu/iommufd/Makefile
  */
 export function loadedModules(topology: Topology, kernel: KernelProfile, drivers: Iterable<string>): LoadedModule[] {
   const mods = new Map<string, { info: ModuleInfo; holders: Set<string>; drivers: Set<string> }>();
@@ -68,8 +71,11 @@ export function loadedModules(topology: Topology, kernel: KernelProfile, drivers
       if (kernel.has('vfio_virqfd_module')) dep('vfio_pci', 'vfio_virqfd');
     }
     dep('vfio_pci', 'vfio');
-    add({ name: 'vfio_iommu_type1', builtin: false });
-    dep('vfio_iommu_type1', 'vfio');
+    if (topology.kconfig.CONFIG_VFIO_CONTAINER) {
+      add({ name: 'vfio_iommu_type1', builtin: false });
+      dep('vfio_iommu_type1', 'vfio');
+    }
+    if (topology.kconfig.CONFIG_IOMMUFD && kernel.has('iommufd')) dep('vfio', 'iommufd');
   }
   return [...mods.values()]
     .map((m) => ({ ...m.info, holders: [...m.holders].sort(), drivers: [...m.drivers].sort() }))

@@ -31,10 +31,13 @@ export const ERRNO = {
   ESPIPE: [29, 'Illegal seek'],
   EROFS: [30, 'Read-only file system'],
   ERANGE: [34, 'Numerical result out of range'],
+  /** EDEADLOCK is the same number on x86 and arm64. */
+  EDEADLK: [35, 'Resource deadlock avoided'],
   ENAMETOOLONG: [36, 'File name too long'],
   ENOSYS: [38, 'Function not implemented'],
   ENOTEMPTY: [39, 'Directory not empty'],
   ELOOP: [40, 'Too many levels of symbolic links'],
+  EBADE: [52, 'Invalid exchange'],
   ENODATA: [61, 'No data available'],
   EOVERFLOW: [75, 'Value too large for defined data type'],
   EBADFD: [77, 'File descriptor in bad state'],

@@ -5,6 +5,7 @@
  */
 import type { Credentials } from '../cred';
 import type { MmStruct } from '../mm/mm';
+import { setFailNth } from '../task/fault_inject';
 import type { Task } from '../task/sched';
 import { SyscallHost, Syscalls } from './syscalls';
 
@@ -34,6 +35,18 @@ export class Process {
   /** Act as another user from now on (e.g. `user(1000)` from lib/cred). */
   setCredentials(cred: Credentials): void {
     this.task.cred = cred;
+  }
+
+  /**
+   * `/proc/<pid>/task/<tid>/fail-nth`: arm the task's n-th fault-injection site (0 disarms);
+   * reads back 0 once that site failed, what remains otherwise.
+   */
+  get failNth(): number {
+    return this.task.failNth;
+  }
+
+  set failNth(n: number) {
+    setFailNth(this.task, n);
   }
 
   get alive(): boolean {

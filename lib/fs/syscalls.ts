@@ -170,8 +170,8 @@ export class Syscalls {
   read(fd: number, buf: Uint8Array): number {
     return this.boundary('read', () => {
       const f = this.task.files.fget(fd);
-      const n = this.doRead(f, buf, f.pos);
-      f.pos += BigInt(n);
+      const n = this.doRead(f, buf, f.fop.nonseekable ? 0n : f.pos);
+      if (!f.fop.nonseekable) f.pos += BigInt(n);
       return n;
     });
   }
@@ -181,6 +181,7 @@ export class Syscalls {
       const off = offArg(offset);
       const f = this.task.files.fget(fd);
       if (off === undefined || off < 0n) throw kerr('EINVAL');
+      if (f.fop.nonseekable) throw kerr('ESPIPE');
       return this.doRead(f, buf, off);
     });
   }
@@ -214,8 +215,8 @@ export class Syscalls {
   write(fd: number, data: Uint8Array | string): number {
     return this.boundary('write', () => {
       const f = this.task.files.fget(fd);
-      const n = this.doWrite(f, toBytes(data), f.pos);
-      f.pos += BigInt(n);
+      const n = this.doWrite(f, toBytes(data), f.fop.nonseekable ? 0n : f.pos);
+      if (!f.fop.nonseekable) f.pos += BigInt(n);
       return n;
     });
   }
@@ -225,6 +226,7 @@ export class Syscalls {
       const off = offArg(offset);
       const f = this.task.files.fget(fd);
       if (off === undefined || off < 0n) throw kerr('EINVAL');
+      if (f.fop.nonseekable) throw kerr('ESPIPE');
       return this.doWrite(f, toBytes(data), off);
     });
   }
@@ -246,6 +248,7 @@ export class Syscalls {
   lseek(fd: number, offset: bigint | number, whence: number): number {
     return this.boundary('lseek', () => {
       const f = this.task.files.fget(fd);
+      if (f.fop.nonseekable) throw kerr('ESPIPE');
       const off = offArg(offset);
       if (off === undefined) throw kerr('EINVAL');
       let base: bigint;

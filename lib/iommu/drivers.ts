@@ -38,13 +38,37 @@ export interface IommuOps {
   aperture(spec: IommuSpec): IovaRange;
   /** `attach_dev`: throws (EINVAL for an incompatible domain, EPERM for a locked device). */
   attachDev(domain: IommuDomain, dev: PciDevice, kernel: KernelProfile, topology: Topology): void;
-  capable(unit: IommuUnit, cap: 'IOMMU_CAP_INTR_REMAP' | 'IOMMU_CAP_CACHE_COHERENCY'): boolean;
+  /** `capable`; `dev` is the device asked about (a driver may answer per device). */
+  capable(unit: IommuUnit, cap: IommuCapName, dev?: PciDevice): boolean;
   /** `enable_nesting` (ARM SMMUs only, until its removal). */
   enableNesting?(domain: IommuDomain): void;
   /** The profile row of the kernel that brought the driver (absent: older than any profile). */
   readonly since?: Feature;
   /** Translates platform devices only (no PCI): all of an instance's devices share one group. */
   readonly platformOnly?: boolean;
+  /** `hw_info` (IOMMU_GET_HW_INFO): the driver's type and data. Absent: IOMMU_HW_INFO_TYPE_NONE. */
+  hwInfo?(dev: PciDevice): { readonly type: number; readonly data: Uint8Array };
+  /** `domain_alloc_paging(dev)`, when the domain depends on the device; else the unit's geometry. */
+  domainAllocPaging?(dev: PciDevice): IommuDomain;
+  /**
+   * `domain_alloc_user(dev, flags, parent, user_data)`: iommufd's HWPT_ALLOC with flags or driver
+   * data (nested domains have a `parent`). Throws the driver's errno. Absent: flags and data are
+   * EOPNOTSUPP.
+   */
+  domainAllocUser?(dev: PciDevice, flags: number, parent: IommuDomain | undefined, userData: IommuUserData | undefined): IommuDomain;
+}
+
+/** `enum iommu_cap` (the ones consumers ask). */
+export type IommuCapName = 'IOMMU_CAP_INTR_REMAP' | 'IOMMU_CAP_CACHE_COHERENCY' | 'IOMMU_CAP_DIRTY_TRACKING' | 'IOMMU_CAP_ENFORCE_CACHE_COHERENCY';
+
+/**
+ * `struct iommu_user_data`: driver data in user memory. `copy` is `iommu_copy_struct_from_user`
+ * (EOPNOTSUPP for another type, EINVAL shorter than `minLast`, E2BIG, EFAULT).
+ */
+export interface IommuUserData {
+  readonly type: number;
+  readonly len: number;
+  copy(type: number, size: number, minLast: number): Uint8Array;
 }
 
 const apertureOf =

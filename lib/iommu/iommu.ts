@@ -15,13 +15,13 @@ import { IovaRange, range, subtractRange } from '../model/iova';
 import { RESV_TYPE_BY_NAME, ResvRegion, ResvType, mergeResvRegions, resvRegion } from '../model/resv_region';
 import type { IommuSpec, Topology } from '../topology/topology';
 import type { ResvContext } from './context';
-import type { IommuOps } from './drivers';
+import type { IommuCapName, IommuOps } from './drivers';
 import { iommuDriverPresent } from './drivers';
 
-export type { IommuOps } from './drivers';
+export type { IommuCapName, IommuOps, IommuUserData } from './drivers';
 
 /** `enum iommu_cap` (the ones consumers ask). */
-export type IommuCap = 'IOMMU_CAP_INTR_REMAP' | 'IOMMU_CAP_CACHE_COHERENCY';
+export type IommuCap = IommuCapName;
 
 /** What the core needs of the PCI layer (drivers/pci): relatives of a device for pci_device_group. */
 export interface PciTopologyView {
@@ -124,7 +124,7 @@ export class IommuCore {
   /** `iommu_capable(dev, cap)` */
   capable(dev: PciDevice, cap: IommuCap): boolean {
     if (!dev.unit) return false;
-    return this.driver(dev.unit.driver).capable(dev.unit, cap);
+    return this.driver(dev.unit.driver).capable(dev.unit, cap, dev);
   }
 
   // ---- groups ------------------------------------------------------------------------------
@@ -339,9 +339,26 @@ export class IommuCore {
     return { type, driver: unit.driver, unit, geometry: unit.aperture, pgsizeBitmap: unit.pgsizeBitmap, nesting: false, groups: new Set() };
   }
 
+  /**
+   * `iommu_paging_domain_alloc(dev)`: the device's driver allocates it when its domains depend on
+   * the device, otherwise the instance's geometry and page sizes.
+   */
+  deviceDomainAllocPaging(dev: PciDevice): IommuDomain {
+    if (!dev.unit) throw kerr('ENODEV');
+    const ops = this.driver(dev.unit.driver);
+    return ops.domainAllocPaging ? ops.domainAllocPaging(dev) : this.domainAllocPaging(dev.unit);
+  }
+
+  /** The driver of a device (`dev_iommu_ops`). */
+  deviceOps(dev: PciDevice): IommuOps {
+    if (!dev.unit) throw kerr('ENODEV');
+    return this.driver(dev.unit.driver);
+  }
+
   /** `iommu_domain_free`: a domain still attached is a caller bug. */
   domainFree(domain: IommuDomain): void {
     if (domain.groups.size) throw new Error(`iommu_domain_free of a domain with ${domain.groups.size} group(s) attached`);
+    domain.ops?.free?.(domain);
   }
 
   /** `iommu_enable_nesting` → the driver's `enable_nesting` (only the ARM SMMUs have it). */

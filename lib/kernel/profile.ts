@@ -122,8 +122,8 @@ export const FEATURES = {
   },
   vfio_caps_aligned: {
     since: '6.6',
-    what: 'VFIO capability chains are padded to 8 bytes',
-    source: 'drivers/vfio/vfio_main.c:vfio_info_cap_add ("vfio: align capability structures")',
+    what: 'VFIO capability chains are padded to 8 bytes (type1 and iommufd\'s VFIO compat GET_INFO alike)',
+    source: 'drivers/vfio/vfio_main.c:vfio_info_cap_add and drivers/iommu/iommufd/vfio_compat.c:iommufd_vfio_iommu_get_info ("vfio: align capability structures", a881b496)',
   },
   vfio_dma_eoverflow: {
     since: '6.18-rc4',
@@ -200,8 +200,68 @@ export const FEATURES = {
   },
   iommufd: {
     since: '6.2',
-    what: '/dev/iommu (iommufd)',
-    source: 'drivers/iommu/iommufd/main.c',
+    what: '/dev/iommu (iommufd): DESTROY, IOAS_ALLOC/ALLOW_IOVAS/COPY/IOVA_RANGES/MAP/UNMAP, OPTION, VFIO_IOAS',
+    source: 'drivers/iommu/iommufd/main.c:iommufd_ioctl_ops, from 2ff4bed7fee7 "iommufd: File descriptor, context, kconfig and makefiles" (series v6, lore 6-v6-a196d26f289e+11787-iommufd_jgg); Debian 12\'s linux-libc-dev 6.1 has no linux/iommufd.h, so after 6.1; the release itself recalled',
+  },
+  iommufd_hwpt_alloc: {
+    since: '6.6',
+    what: 'IOMMU_HWPT_ALLOC (paging HWPTs; struct iommu_hwpt_alloc ends at __reserved: 24 bytes) and VFIO_DEVICE_ATTACH_IOMMUFD_PT replace',
+    source: 'pull "iommufd updates" merge 4debf77169ee (its mail lore ZO/Te6LU1ENf58ZW@nvidia.com lists IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, IOMMU_GET_HW_INFO; sent end of August 2023, after v6.5: the 6.6 merge window)',
+  },
+  iommufd_hw_info: {
+    since: '6.6',
+    what: 'IOMMU_GET_HW_INFO (struct iommu_hw_info ends at __reserved: 32 bytes)',
+    source: 'same pull as iommufd_hwpt_alloc (merge 4debf77169ee)',
+  },
+  iommufd_nesting: {
+    since: '6.7',
+    what: 'nested HWPTs: iommu_hwpt_alloc gains data_type/data_len/data_uptr (40 bytes), IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_DATA_VTD_S1',
+    source: 'include/uapi/linux/iommufd.h at torvalds/linux 03476e687eb0 (enum ends at HWPT_GET_DIRTY_BITMAP; release recalled)',
+  },
+  iommufd_dirty_tracking: {
+    since: '6.7',
+    what: 'HWPT_SET_DIRTY_TRACKING, HWPT_GET_DIRTY_BITMAP, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, iommu_hw_info.out_capabilities (40 bytes)',
+    source: 'include/uapi/linux/iommufd.h at torvalds/linux 03476e687eb0 (release recalled)',
+  },
+  iommufd_hwpt_invalidate: {
+    since: '6.8',
+    what: 'IOMMU_HWPT_INVALIDATE (nested HWPT cache invalidation, entry_num in/out)',
+    source: 'J. Gunthorpe, google/syzkaller#4552 "Iommufd v6.8 updates" (adds the HWPT_INVALIDATE descriptions)',
+  },
+  iommufd_fault_queue: {
+    since: '6.11',
+    what: 'IOMMU_FAULT_QUEUE_ALLOC (fault fd: read page faults, write responses), IOMMU_HWPT_FAULT_ID_VALID and iommu_hwpt_alloc.fault_id (48 bytes)',
+    source: 'pull "iommufd updates" merge ef7c8f2b1fb4 (its mail lists "IO Page Fault Reporting to userspace via iommufd" and "iommufd: Add iommufd fault object"); release recalled',
+  },
+  iommufd_compat_unmap_empty_ok: {
+    since: '6.18',
+    what: 'VFIO compat UNMAP_DMA of a range with nothing mapped succeeds with size 0 (was ENOENT)',
+    source: 'afb47765f923 "iommufd: Make vfio_compats unmap succeed if the range is already empty": queued for the 6.17.y and 6.12.y stables ([PATCH 6.17 008/247], [PATCH 6.12 005/185] on linux-stable-mirror), so mainline 6.18; present in Debian 6.12.117 as that backport, which the 6.12 profile (6.12.0) does not model',
+  },
+  iommufd_viommu: {
+    since: '6.13',
+    what: 'IOMMU_VIOMMU_ALLOC and IOMMU_VDEVICE_ALLOC (not in the 6.12.117 tree)',
+    source: 'drivers/iommu/iommufd/main.c of linux-source-6.12 6.12.117 has no VIOMMU op; release recalled',
+  },
+  iommufd_map_file: {
+    since: '6.14',
+    what: 'IOMMU_IOAS_MAP_FILE (map a memfd) and IOMMU_IOAS_CHANGE_PROCESS',
+    source: 'commit "iommufd: Add IOMMU_IOAS_MAP_FILE" (S. Sistare, patch.msgid.link 1729861919-234514-8); release recalled',
+  },
+  iommufd_hw_info_pasid: {
+    since: '6.14',
+    what: 'iommu_hw_info.out_max_pasid_log2 (in the old __reserved bytes; Debian backported it to 6.12.y)',
+    source: '"iommufd: Extend IOMMU_GET_HW_INFO to report PASID capability" (in linux-source-6.12 6.12.117); release recalled',
+  },
+  iommufd_veventq: {
+    since: '6.15',
+    what: 'IOMMU_VEVENTQ_ALLOC',
+    source: 'series "iommufd: Add vIOMMU infrastructure (Part-3: vEVENTQ)"; release recalled',
+  },
+  iommufd_hw_queue: {
+    since: '6.17',
+    what: 'IOMMU_HW_QUEUE_ALLOC and IOMMU_HW_INFO_FLAG_INPUT_TYPE (iommu_hw_info.in_data_type)',
+    source: 'include/uapi/linux/iommufd.h at torvalds/linux b4d90dbc4c1b (enum up to 0x94); release recalled',
   },
   vfio_device_cdev: {
     since: '6.6',

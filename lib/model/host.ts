@@ -6,7 +6,40 @@
 import type { IovaRange } from './iova';
 import type { BarSpec, DeviceSpec, IommuDriver, IommuSpec, PlatformDeviceSpec } from '../topology/topology';
 
-export type DomainType = 'DMA' | 'DMA-FQ' | 'identity' | 'blocked' | 'unmanaged';
+export type DomainType = 'DMA' | 'DMA-FQ' | 'identity' | 'blocked' | 'unmanaged' | 'nested';
+
+/**
+ * `struct iommu_user_data_array`: an array of driver-specific entries in user memory (HWPT
+ * invalidation requests). `copyEntry` is `iommu_copy_struct_from_user_array`: entry `index`,
+ * `size` bytes of it (E2BIG for a longer non-zero entry, EINVAL shorter than `minLast`, EFAULT).
+ */
+export interface IommuUserDataArray {
+  readonly type: number;
+  readonly entryLen: number;
+  /** In: entries given; out (set by the driver): entries handled. */
+  entryNum: number;
+  copyEntry(index: number, size: number, minLast: number): Uint8Array;
+}
+
+/**
+ * `struct iommu_domain_ops` as iommufd drives it. Only drivers whose page tables the emulation
+ * keeps (the iommufd selftest's mock) have `mapPages`; the others' tables are not modelled.
+ */
+export interface IommuDomainOps {
+  /** Map `length` bytes of `page` from `offset` at `iova` (within one CPU page). Throws. */
+  mapPages?(domain: IommuDomain, iova: bigint, page: Uint8Array, offset: number, length: number, prot: number): void;
+  unmapPages?(domain: IommuDomain, iova: bigint, length: bigint): void;
+  /** `cache_invalidate_user` (nested domains): throws after setting `array.entryNum`. */
+  cacheInvalidateUser?(domain: IommuDomain, array: IommuUserDataArray): void;
+  free?(domain: IommuDomain): void;
+}
+
+/** `struct iommu_dirty_ops` */
+export interface IommuDirtyOps {
+  setDirtyTracking(domain: IommuDomain, enable: boolean): void;
+  /** Report dirty IOVA in [iova, iova+size) through `record`; clears unless `noClear`. */
+  readAndClearDirty(domain: IommuDomain, iova: bigint, size: bigint, noClear: boolean, record: ((iova: bigint, length: bigint) => void) | undefined): void;
+}
 
 /**
  * `struct iommu_domain`: what a group (or a device) is attached to. The default domains of the
@@ -26,6 +59,25 @@ export interface IommuDomain {
   nesting: boolean;
   /** Groups attached now. */
   readonly groups: Set<IommuGroup>;
+  /** `domain->ops` beyond attach (page table, invalidation), when the driver has them modelled. */
+  readonly ops?: IommuDomainOps;
+  /** `domain->dirty_ops`: set on domains allocated with dirty tracking. */
+  readonly dirtyOps?: IommuDirtyOps;
+  /** `domain->owner`: the driver that allocated it through `domain_alloc_user`. */
+  owner?: string;
+  /** `domain->iopf_handler` + `fault_data`: where this domain's page faults go. */
+  iopfHandler?: (fault: IopfFaultEvent) => void;
+}
+
+/** A page request as the IOMMU reports it (`struct iopf_fault` → `iommu_fault_page_request`). */
+export interface IopfFaultEvent {
+  readonly flags: number;
+  readonly pasid: number;
+  readonly grpid: number;
+  readonly perm: number;
+  readonly addr: bigint;
+  /** The faulting device. */
+  readonly dev: PciDevice;
 }
 
 export interface IommuUnit {

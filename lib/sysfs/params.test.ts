@@ -6,10 +6,13 @@
  */
 import test from 'ava';
 import { ERRNO, Errno } from '../errno';
-import { O_WRONLY } from '../uapi/fcntl';
 import { createMachine } from '../machine';
 import type { Machine } from '../machine';
-import { sysfsWrite } from '../testing/vfio';
+import { encode } from '../abi';
+import { IommufdFd } from '../testing/iommufd';
+import { iommufdMachine, sysfsWrite } from '../testing/vfio';
+import { VFIO_DEVICE_BIND_IOMMUFD, vfio_device_bind_iommufd } from '../uapi';
+import { O_RDWR, O_WRONLY } from '../uapi/fcntl';
 import { machine, nic, read } from '../testing/topo';
 import { validateSysfsTree, violations } from './validate';
 
@@ -107,4 +110,33 @@ test('the stores reach the kernel: dma_entry_limit and allow_unsafe_interrupts a
   t.is(sysfsWrite(n, '/sys/bus/pci/drivers/vfio-pci/bind', '0000:00:03.0'), 12);
   t.is(read(n, '/sys/kernel/iommu_groups/0/name'), 'vfio-noiommu\n');
   t.is(n.sys.open(`${P}/dma_entry_limit`, O_WRONLY) >= 0, true);
+});
+
+test('CONFIG_IOMMUFD: vfio holds iommufd, whose allow_unsafe_interrupts (0644) is what binding a device without MSI isolation asks', (t) => {
+  const on = iommufdMachine();
+  t.deepEqual(ls(on, '/sys/module/iommufd/holders'), ['vfio']);
+  t.deepEqual(ls(on, '/sys/module/iommufd/parameters'), ['allow_unsafe_interrupts']);
+  t.is((Number(on.fs.statSync('/sys/module/iommufd/parameters/allow_unsafe_interrupts').mode) & 0o777).toString(8), '644');
+  t.deepEqual(violations(validateSysfsTree(on.fs, '/sys', { kernelVersion: '6.8', strict: true })), []);
+  t.false(createMachine('intel-vtd-server').fs.existsSync('/sys/module/iommufd'), 'no CONFIG_IOMMUFD');
+  t.false(iommufdMachine('intel-vtd-server', { kernel: '6.1' }).fs.existsSync('/sys/module/iommufd'), 'no iommufd before 6.2');
+  const compat = iommufdMachine('intel-vtd-server', { kconfig: { CONFIG_VFIO_CONTAINER: false, CONFIG_IOMMUFD_VFIO_CONTAINER: true } });
+  t.false(compat.fs.existsSync('/sys/module/vfio_iommu_type1'), 'type1 needs CONFIG_VFIO_CONTAINER');
+  t.deepEqual(ls(compat, '/sys/module/vfio/holders'), ['vfio_pci', 'vfio_pci_core']);
+
+  const src = structuredClone(on.topology.source) as { iommus: { interruptRemapping?: boolean }[] };
+  for (const u of src.iommus) u.interruptRemapping = false;
+  const m = createMachine(src as never);
+  const bind = () => {
+    const io = IommufdFd.open(m);
+    const cdev = m.sys.open('/dev/vfio/devices/vfio0', O_RDWR);
+    const rc = m.sys.ioctl(cdev, VFIO_DEVICE_BIND_IOMMUFD, m.mem.alloc(encode(vfio_device_bind_iommufd, { argsz: 24, flags: 0, iommufd: io.fd })));
+    m.sys.close(cdev);
+    io.close();
+    return rc;
+  };
+  t.is(bind(), E('EPERM'), 'MSIs not isolated');
+  t.is(sysfsWrite(m, '/sys/module/iommufd/parameters/allow_unsafe_interrupts', 'Y'), 1);
+  t.true(m.params.iommufd_allow_unsafe_interrupts);
+  t.is(bind(), 0);
 });

@@ -37,6 +37,7 @@ interface ParamDef {
  * The parameters of the modules the machine loads, as their module_param() lines declare them.
  * @see drivers/vfio/vfio_iommu_type1.c (allow_unsafe_interrupts, disable_hugepages: S_IRUGO | S_IWUSR; dma_entry_limit: 0644, v5.1)
  * @see drivers/vfio/group.c (enable_unsafe_noiommu_mode: S_IRUGO | S_IWUSR, CONFIG_VFIO_NOIOMMU)
+ * @see drivers/iommu/iommufd/device.c (allow_unsafe_interrupts: S_IRUGO | S_IWUSR, since the first iommufd, v6.2)
  * @see drivers/vfio/pci/vfio_pci.c (ids: perm 0; nointxmask, disable_idle_d3: S_IRUGO | S_IWUSR;
  *      disable_vga: S_IRUGO, CONFIG_VFIO_PCI_VGA (x86); enable_sriov: 0644, CONFIG_PCI_IOV; disable_denylist: 0444)
  * @note emulation: vfio_pci's parameters are shown on every kernel in their v5.18+ home;
@@ -47,6 +48,7 @@ const PARAMS: readonly ParamDef[] = [
   { module: 'vfio_iommu_type1', name: 'allow_unsafe_interrupts', type: 'bool', perm: 0o644, key: 'allow_unsafe_interrupts' },
   { module: 'vfio_iommu_type1', name: 'disable_hugepages', type: 'bool', perm: 0o644, key: 'disable_hugepages' },
   { module: 'vfio_iommu_type1', name: 'dma_entry_limit', type: 'uint', perm: 0o644, key: 'dma_entry_limit', when: (h) => h.kernel.has('vfio_dma_entry_limit') },
+  { module: 'iommufd', name: 'allow_unsafe_interrupts', type: 'bool', perm: 0o644, key: 'iommufd_allow_unsafe_interrupts' },
   { module: 'vfio_pci', name: 'nointxmask', type: 'bool', perm: 0o644, key: 'nointxmask' },
   { module: 'vfio_pci', name: 'disable_vga', type: 'bool', perm: 0o444, key: 'disable_vga', when: (h) => h.topology.arch === 'x86_64' },
   { module: 'vfio_pci', name: 'disable_idle_d3', type: 'bool', perm: 0o644, key: 'disable_idle_d3' },

@@ -7,7 +7,7 @@ import test from 'ava';
 import { createMachine } from '../machine';
 import type { Machine } from '../machine';
 import { machine, nic, read } from '../testing/topo';
-import { sysfsWrite } from '../testing/vfio';
+import { iommufdMachine, sysfsWrite } from '../testing/vfio';
 import { cpulistString, cpumaskString } from './system';
 import { validateSysfsTree, violations } from './validate';
 
@@ -102,7 +102,7 @@ test('intel-iommu/ and amd-iommu/ attribute groups', (t) => {
 });
 
 test('vfio-dev/vfioN: dev and uevent name the /dev/vfio/devices node', (t) => {
-  const m = createMachine('intel-vtd-server');
+  const m = iommufdMachine();
   const d = '/sys/bus/pci/devices/0000:02:00.0/vfio-dev/vfio0';
   const st = m.fs.statSync('/dev/vfio/devices/vfio0');
   const rdev = Number(st.rdev);
@@ -111,3 +111,34 @@ test('vfio-dev/vfioN: dev and uevent name the /dev/vfio/devices node', (t) => {
   t.is(String(m.fs.readlinkSync(`${d}/subsystem`)), '../../../../../../class/vfio-dev');
   t.is(String(m.fs.readlinkSync(`${d}/device`)), '../..');
 });
+
+// Only a device with the cdev has a dev_t: without CONFIG_VFIO_DEVICE_CDEV, or for a no-IOMMU
+// device, the class device is there with its links but no `dev` and a bare `uevent`.
+// @see drivers/vfio/vfio.h:vfio_device_add, drivers/vfio/device_cdev.c:vfio_init_device_cdev
+const noDevt: [string, () => Machine, string][] = [
+  ['no CONFIG_IOMMUFD (Debian 6.12)', () => createMachine('intel-vtd-server'), '0000:02:00.0'],
+  ['CONFIG_IOMMUFD without CONFIG_VFIO_DEVICE_CDEV', () => iommufdMachine('intel-vtd-server', { kconfig: { CONFIG_VFIO_DEVICE_CDEV: false } }), '0000:02:00.0'],
+  [
+    'a no-IOMMU device with the cdev built',
+    () =>
+      createMachine({
+        name: 'noiommu',
+        kernel: '6.8',
+        arch: 'x86_64',
+        kconfig: { CONFIG_IOMMUFD: true },
+        cmdline: { 'vfio.enable_unsafe_noiommu_mode': true },
+        iommus: [],
+        devices: [{ bdf: '0000:00:03.0', vendor: 0x8086, device: 0x10d3, class: 0x020000, driver: 'vfio-pci', bars: [{ index: 0, size: 0x20000, type: 'mem32' }] }],
+      } as never),
+    '0000:00:03.0',
+  ],
+];
+for (const [name, make, bdf] of noDevt)
+  test(`vfio-dev/vfioN without a dev_t: ${name}`, (t) => {
+    const m = make();
+    const d = `/sys/bus/pci/devices/${bdf}/vfio-dev/vfio0`;
+    t.false(m.fs.existsSync('/dev/vfio/devices/vfio0'));
+    t.deepEqual(ls(m, d), ['device', 'subsystem', 'uevent']);
+    t.is(read(m, `${d}/uevent`), '');
+    t.is(String(m.fs.readlinkSync(`${d}/device`)), '../..');
+  });

@@ -47,6 +47,11 @@ export interface MmapResult {
 
 export interface FileOperations<P = unknown> {
   readonly name: string;
+  /**
+   * Opened with `nonseekable_open`: reads and writes see position 0 and leave it there; pread,
+   * pwrite and lseek are ESPIPE.
+   */
+  readonly nonseekable?: boolean;
   /** Device nodes: runs at open(2); returns the file's private data. Throws a KernelError to refuse. */
   open?(ctx: OpenContext, data: unknown, current: Task): P;
   /** At the last reference (`__fput`), in whichever task dropped it. */

@@ -31,6 +31,8 @@ export class Task {
   exitCode: number | undefined;
   readonly rlim: Rlimits;
   readonly files: FilesStruct;
+  /** `fail_nth` (lib/task/fault_inject.ts): 0 disarmed; a fork child starts disarmed. */
+  failNth = 0;
 
   constructor(
     readonly tasks: TaskSet,

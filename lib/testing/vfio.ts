@@ -9,6 +9,8 @@ import { errnoOf, tryWriteAttr } from '../user/sys';
 import { O_RDWR } from '../uapi/fcntl';
 import { Machine, MachineOptions, createMachine } from '../machine';
 import type { IommuGroup } from '../model/host';
+import { resolveHost } from '../hosts';
+import type { Kconfig, TopologyInput } from '../topology/topology';
 import {
   VFIO_GROUP_SET_CONTAINER,
   VFIO_IOMMU_MAP_DMA,
@@ -100,4 +102,16 @@ export function unmapRaw(m: Machine, cfd: number, a: UnmapArgs): { rc: number; s
   const rc = m.sys.ioctl(cfd, VFIO_IOMMU_UNMAP_DMA, p);
   const size = new DataView(m.mem.read(p + 16n, 8).buffer).getBigUint64(0, true);
   return { rc, size };
+}
+
+/** A built-in host with kconfig options changed (CONFIG_IOMMUFD, its selftest, the cdev …). */
+export function hostWithKconfig(host: string, kconfig: Partial<Kconfig>, over: Partial<TopologyInput> = {}): TopologyInput {
+  const src = resolveHost(host).source as TopologyInput & { kconfig?: Partial<Kconfig> };
+  return { ...src, ...over, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput;
+}
+
+/** A machine of `host` built with iommufd (and, by default, the device cdev). */
+export function iommufdMachine(host = 'intel-vtd-server', opts: MachineOptions & { kconfig?: Partial<Kconfig>; topology?: Partial<TopologyInput> } = {}): Machine {
+  const { kconfig, topology, ...mopts } = opts;
+  return createMachine(hostWithKconfig(host, { CONFIG_IOMMUFD: true, ...kconfig }, topology), mopts);
 }

@@ -396,6 +396,7 @@ export interface Cmdline {
   readonly 'vfio_iommu_type1.allow_unsafe_interrupts'?: boolean;
   readonly 'vfio_iommu_type1.dma_entry_limit'?: number;
   readonly 'vfio.enable_unsafe_noiommu_mode'?: boolean;
+  readonly 'iommufd.allow_unsafe_interrupts'?: boolean;
 }
 
 /** Kernel build options that change what sysfs shows. */
@@ -410,6 +411,10 @@ export interface Kconfig {
   readonly CONFIG_IOMMUFD: boolean;
   /** iommufd's /dev/vfio/vfio compatibility container. */
   readonly CONFIG_IOMMUFD_VFIO_CONTAINER: boolean;
+  /** The selftest mock IOMMU driver and IOMMU_TEST_CMD (tools/testing/selftests/iommu). */
+  readonly CONFIG_IOMMUFD_TEST: boolean;
+  /** /dev/vfio/devices/vfioN (depends on IOMMUFD). */
+  readonly CONFIG_VFIO_DEVICE_CDEV: boolean;
 }
 
 export interface Topology {
@@ -789,6 +794,15 @@ function normalize(raw: RawTopology, file: string): Topology {
     if (d.numa_node >= 0 && !nodes.some((n) => n.id === d.numa_node)) bad(`devices[${i}].numa_node`, `no node ${d.numa_node} in nodes[] (have: ${nodes.map((n) => n.id).join(', ')})`);
   });
 
+  // drivers/iommu/iommufd/Kconfig, drivers/vfio/Kconfig: options that depend on others.
+  const kc = raw.kconfig ?? {};
+  const iommufd = kc.CONFIG_IOMMUFD ?? false;
+  if (kc.CONFIG_IOMMUFD_VFIO_CONTAINER && !iommufd) bad('kconfig.CONFIG_IOMMUFD_VFIO_CONTAINER', 'depends on CONFIG_IOMMUFD');
+  if (kc.CONFIG_IOMMUFD_VFIO_CONTAINER && (kc.CONFIG_VFIO_CONTAINER ?? true))
+    bad('kconfig.CONFIG_IOMMUFD_VFIO_CONTAINER', 'depends on !CONFIG_VFIO_CONTAINER: both would provide /dev/vfio/vfio (set CONFIG_VFIO_CONTAINER: false)');
+  if (kc.CONFIG_IOMMUFD_TEST && !iommufd) bad('kconfig.CONFIG_IOMMUFD_TEST', 'depends on CONFIG_IOMMUFD');
+  if (kc.CONFIG_VFIO_DEVICE_CDEV && !iommufd) bad('kconfig.CONFIG_VFIO_DEVICE_CDEV', 'depends on CONFIG_IOMMUFD');
+
   if (issues.length) throw new TopologyError(issues);
   return {
     name: raw.name,
@@ -804,6 +818,9 @@ function normalize(raw: RawTopology, file: string): Topology {
       CONFIG_VFIO_CONTAINER: raw.kconfig?.CONFIG_VFIO_CONTAINER ?? true,
       CONFIG_IOMMUFD: raw.kconfig?.CONFIG_IOMMUFD ?? false,
       CONFIG_IOMMUFD_VFIO_CONTAINER: raw.kconfig?.CONFIG_IOMMUFD_VFIO_CONTAINER ?? false,
+      CONFIG_IOMMUFD_TEST: raw.kconfig?.CONFIG_IOMMUFD_TEST ?? false,
+      // Kconfig's default is !VFIO_GROUP (n); a machine built with iommufd gets the cdev too.
+      CONFIG_VFIO_DEVICE_CDEV: raw.kconfig?.CONFIG_VFIO_DEVICE_CDEV ?? iommufd,
     },
     iommus,
     devices,

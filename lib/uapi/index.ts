@@ -4,3 +4,4 @@ export * from './vfio';
 export * from './iommufd';
 export * from './pci_regs';
 export * from './fcntl';
+export * from './iommufd_test';

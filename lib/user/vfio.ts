@@ -59,7 +59,7 @@ import {
 const SCRATCH = 0x10000;
 
 /** An fd plus one scratch page range in the emulated process for ioctl arguments. */
-abstract class Handle {
+export abstract class Handle {
   private scratch: bigint | undefined;
   constructor(
     readonly m: Machine,

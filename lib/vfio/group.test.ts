@@ -31,7 +31,7 @@ import {
   vfio_group_status,
 } from '../uapi';
 import { eventfd } from '../fs/eventfd';
-import { bindVfioPci, rcCode, setContainerRaw, sysfsWrite, vfioGroupOf } from '../testing/vfio';
+import { bindVfioPci, iommufdMachine, rcCode, setContainerRaw, sysfsWrite, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';
 const NVME_GROUP = 7;
@@ -59,7 +59,7 @@ const getDeviceFd = (o: Open, name = NVME) => o.m.sys.ioctl(o.gfd, VFIO_GROUP_GE
 // ---- nodes --------------------------------------------------------------------------------
 
 test('/dev/vfio/vfio is misc 10:196 0666; a group node appears when a device binds to vfio-pci', (t) => {
-  const m = createMachine('intel-vtd-server');
+  const m = iommufdMachine();
   const st = m.fs.statSync('/dev/vfio/vfio');
   t.is(Number(st.mode) & constants.S_IFMT, constants.S_IFCHR);
   t.is(Number(st.mode) & 0o777, 0o666);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /**
  * drivers/vfio/group.c: the group char device `/dev/vfio/<id>` (`noiommu-<id>`): single open,
- * GET_STATUS, SET/UNSET_CONTAINER, GET_DEVICE_FD. Studied against v6.6–v6.19.
+ * GET_STATUS, SET/UNSET_CONTAINER (a VFIO container, or an iommufd, whose compat IOAS the
+ * group's devices then attach to), GET_DEVICE_FD. Studied against v6.6–v6.19.
  */
 import { PAGE_SIZE, getUser, s32, strndupUser, vfioArgszFromUser, copyStructToUser } from '../abi';
 import { capable } from '../cred';
@@ -19,9 +20,13 @@ import {
   VFIO_GROUP_UNSET_CONTAINER,
   vfio_group_status,
 } from '../uapi';
+import type { IommufdCtx } from '../iommufd/main';
+import { iommufdCtxFromFile } from '../iommufd/main';
+import { iommufdVfioCompatIoasCreate, iommufdVfioCompatSetNoIommu } from '../iommufd/vfio_compat';
 import { VfioContainer, VfioContainerFile, vfioContainerAttachGroup, vfioFops, vfioGroupDetachContainer, vfioGroupUseContainer } from './container';
+import { vfioDfIommufdBind, vfioIommufdCompatAttachIoas, vfioIommufdDeviceHasCompatIoas } from './iommufd';
 import type { VfioDevice, VfioDeviceFile, VfioState } from './vfio_main';
-import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfOpen } from './vfio_main';
+import { VFIO_GROUP_MAJOR, vfioDeviceFops, vfioDfClose, vfioDfOpen } from './vfio_main';
 
 /** `enum vfio_group_type` */
 export enum VfioGroupType {
@@ -41,6 +46,10 @@ export class VfioGroup {
   container: VfioContainer | null = null;
   containerUsers = 0;
   openedFile: VfioGroupFile | null = null;
+  /** `group->iommufd`: SET_CONTAINER with an iommufd. */
+  iommufd: IommufdCtx | undefined;
+  /** `cdev_device_open_cnt`: devices of the group bound through their cdev. */
+  cdevDeviceOpenCnt = 0;
   /** Devices registered in the group (`device_list`'s length). */
   deviceCount = 0;
   /** Unregisters the group's /dev/vfio node. */
@@ -99,13 +108,30 @@ export const vfioGroupRegister = (g: VfioGroup): void => g.register();
 export const vfioGroupUnregister = (g: VfioGroup): void => g.unregister();
 
 /** @see drivers/vfio/group.c:vfio_group_has_iommu */
-export const vfioGroupHasIommu = (g: VfioGroup): boolean => g.container !== null;
+export const vfioGroupHasIommu = (g: VfioGroup): boolean => g.container !== null || g.iommufd !== undefined;
+
+/** A cdev binds: refused while the group is open (EBUSY). @see drivers/vfio/group.c:vfio_device_block_group */
+export function vfioDeviceBlockGroup(device: VfioDevice): void {
+  const ig = device.pdev.group;
+  const group = ig ? device.st.groups.get(ig) : undefined;
+  if (!group) return;
+  if (group.openedFile) throw kerr('EBUSY');
+  group.cdevDeviceOpenCnt++;
+}
+
+/** @see drivers/vfio/group.c:vfio_device_unblock_group */
+export function vfioDeviceUnblockGroup(device: VfioDevice): void {
+  const ig = device.pdev.group;
+  const group = ig ? device.st.groups.get(ig) : undefined;
+  if (group && group.cdevDeviceOpenCnt > 0) group.cdevDeviceOpenCnt--;
+}
 
 /** @see drivers/vfio/group.c:vfio_group_fops_open */
 function vfioGroupFopsOpen(ctx: OpenContext, data: unknown): VfioGroupFile {
   const group = data as VfioGroup;
   if (!group.hasIommuGroup) throw kerr('ENODEV');
   if (group.type === VfioGroupType.VFIO_NO_IOMMU && !capable(ctx.cred, 'CAP_SYS_RAWIO')) throw kerr('EPERM');
+  if (group.cdevDeviceOpenCnt) throw kerr('EBUSY');
   if (group.openedFile) throw kerr('EBUSY');
   const file: VfioGroupFile = { group, refs: 1 };
   group.openedFile = file;
@@ -117,6 +143,10 @@ export function vfioGroupFilePut(file: VfioGroupFile): void {
   if (--file.refs > 0) return;
   const group = file.group;
   if (group.container) vfioGroupDetachContainer(group);
+  if (group.iommufd) {
+    group.iommufd.put();
+    group.iommufd = undefined;
+  }
   group.openedFile = null;
 }
 
@@ -138,9 +168,10 @@ function vfioGroupIoctlGetStatus(group: VfioGroup, arg: bigint, current: Task): 
 }
 
 /**
+ * A VFIO container attaches the group; an iommufd (/dev/iommu, or iommufd's /dev/vfio/vfio)
+ * gets a compat IOAS (no-iommu groups: no-iommu mode) and the group keeps the context; any other
+ * fd is EBADFD.
  * @see drivers/vfio/group.c:vfio_group_ioctl_set_container
- * @note emulation: an iommufd fd is not recognised here (no iommufd yet): it gives EBADFD like
- * any other fd that is not a container.
  */
 function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint, current: Task): number {
   const fd = getUser(current.mm, s32, arg);
@@ -152,14 +183,36 @@ function vfioGroupIoctlSetContainer(group: VfioGroup, arg: bigint, current: Task
     vfioContainerAttachGroup((f.privateData as VfioContainerFile).container, group, current.cred);
     return 0;
   }
-  throw kerr('EBADFD');
+  let ictx: IommufdCtx;
+  try {
+    ictx = iommufdCtxFromFile(f);
+  } catch {
+    throw kerr('EBADFD');
+  }
+  try {
+    ictx.enter(current, () => {
+      if (group.type === VfioGroupType.VFIO_NO_IOMMU) iommufdVfioCompatSetNoIommu(ictx);
+      else iommufdVfioCompatIoasCreate(ictx);
+    });
+  } catch (e) {
+    ictx.put();
+    throw e;
+  }
+  group.iommufd = ictx;
+  return 0;
 }
 
 /** @see drivers/vfio/group.c:vfio_group_ioctl_unset_container */
 function vfioGroupIoctlUnsetContainer(group: VfioGroup): number {
   if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
-  if (group.containerUsers !== 1) throw kerr('EBUSY');
-  vfioGroupDetachContainer(group);
+  if (group.container) {
+    if (group.containerUsers !== 1) throw kerr('EBUSY');
+    vfioGroupDetachContainer(group);
+  }
+  if (group.iommufd) {
+    group.iommufd.put();
+    group.iommufd = undefined;
+  }
   return 0;
 }
 
@@ -180,16 +233,54 @@ function vfioGroupIoctlGetDeviceFd(group: VfioGroup, arg: bigint, current: Task)
   const device = vfioDeviceGetFromName(group, buf);
   // The fd is reserved before the device opens, so a full table fails with nothing to undo.
   const fd = current.files.getUnusedFdFlags(O_CLOEXEC);
-  const df: VfioDeviceFile = { device, group };
+  const df: VfioDeviceFile = { device, group, accessGranted: false };
   try {
-    if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
-    vfioDfOpen(df, () => vfioDeviceGroupUseIommu(group, current));
+    vfioDfGroupOpen(df, current);
   } catch (e) {
     current.files.putUnusedFd(fd);
     throw e;
   }
   current.files.fdInstall(fd, anonInodeGetfile('[vfio-device]', vfioDeviceFops, df, O_RDWR, current.cred));
   return fd;
+}
+
+/**
+ * Open the device through its group: a container or an iommufd must be set (EINVAL). On an
+ * iommufd the first open binds the device and attaches it to the compat IOAS (a no-IOMMU device
+ * instead needs CAP_SYS_RAWIO and no compat IOAS: EPERM).
+ * @see drivers/vfio/group.c:vfio_df_group_open
+ */
+function vfioDfGroupOpen(df: VfioDeviceFile, current: Task): void {
+  const group = df.group!;
+  const device = df.device;
+  if (!vfioGroupHasIommu(group)) throw kerr('EINVAL');
+  df.iommufd = group.iommufd;
+  if (df.iommufd && group.type === VfioGroupType.VFIO_NO_IOMMU && device.openCount === 0) {
+    if (!capable(current.cred, 'CAP_SYS_RAWIO') || vfioIommufdDeviceHasCompatIoas(df.iommufd)) {
+      df.iommufd = undefined;
+      throw kerr('EPERM');
+    }
+  }
+  try {
+    if (df.iommufd) {
+      vfioDfOpen(df, () => {
+        vfioDfIommufdBind(df, current);
+        group.openedFile!.refs++;
+      });
+      if (device.openCount === 1) {
+        try {
+          vfioIommufdCompatAttachIoas(device, df.iommufd, current);
+        } catch (e) {
+          vfioDfClose(df);
+          throw e;
+        }
+      }
+    } else vfioDfOpen(df, () => vfioDeviceGroupUseIommu(group, current));
+  } catch (e) {
+    df.iommufd = undefined;
+    throw e;
+  }
+  df.accessGranted = true;
 }
 
 /** @see drivers/vfio/group.c:vfio_device_group_use_iommu */

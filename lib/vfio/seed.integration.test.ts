@@ -10,6 +10,11 @@
  * window at 0x8000000, on the VT-d host every group the MSI window at 0xfee00000. So the running
  * VM's device sits behind a second, paravirtual IOMMU (virtio-iommu reporting its MSI doorbell
  * elsewhere), and the hot-plugged device behind the host's own IOMMU.
+ *
+ * Through iommufd (a kernel built with CONFIG_IOMMUFD) the same rule has iommufd's errno: the
+ * VMM's IOAS holds the guest RAM, and attaching the hot-plugged device's cdev to it is
+ * EADDRINUSE (iopt_table_enforce_dev_resv_regions), leaving the IOAS as it was; the group path
+ * on an iommufd meets it at VFIO_GROUP_GET_DEVICE_FD, where the device attaches.
  */
 import test from 'ava';
 import { O_RDWR } from '../uapi/fcntl';
@@ -17,8 +22,10 @@ import { createMachine, Machine } from '../machine';
 import { resolveHost } from '../hosts';
 import { hex64 } from '../model/iova';
 import type { DeviceSpec, TopologyInput } from '../topology/topology';
-import { VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU } from '../uapi';
+import { IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, VFIO_GROUP_FLAGS_VIABLE, VFIO_TYPE1v2_IOMMU, iommu_ioas_map } from '../uapi';
+import { encode } from '../abi';
 import { VfioContainerHandle, VfioGroupHandle } from '../user/vfio';
+import { IommufdHandle, VfioCdevHandle } from '../user/iommufd';
 import { bindVfioPci, rcCode, setContainerRaw, vfioGroupOf } from '../testing/vfio';
 
 const MiB = 1n << 20n;
@@ -39,10 +46,11 @@ const SEEDS: Seed[] = [
   { host: 'intel-vtd-server', window: 0xfee00000n, vmDevice: '0000:02:00.0', doorbell: 0x8000000n, hotplugBdf: '0000:00:05.0' },
 ];
 
-function seedMachine(s: Seed): Machine {
+function seedMachine(s: Seed, kconfig: Record<string, boolean> = {}): Machine {
   const src = resolveHost(s.host).source as TopologyInput & Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   return createMachine({
     ...src,
+    kconfig: { ...(src.kconfig ?? {}), ...kconfig },
     iommus: [...src.iommus, { driver: 'virtio-iommu', name: 'viommu0', addressWidth: 48 }],
     devices: src.devices.map((d: Record<string, unknown>) => (d.bdf === s.vmDevice ? { ...d, iommu: 'viommu0' } : d)),
     firmware: {
@@ -116,4 +124,67 @@ for (const s of SEEDS) {
     t.throws(() => c.map({ iova: s.window - 64n * MiB, size: 256n * MiB, vaddr: ram }), { code: 'EINVAL' } as never);
     t.false(c.iovaRanges().some((r) => r.start <= s.window && s.window <= r.last));
   });
+}
+
+for (const s of SEEDS) {
+  test(`seed through iommufd: ${s.host}: attaching the hot-plugged cdev to the IOAS holding guest RAM over ${hex64(s.window)} is EADDRINUSE, the IOAS untouched`, (t) => {
+    const m = seedMachine(s, { CONFIG_IOMMUFD: true });
+    const io = IommufdHandle.open(m);
+    const ioas = io.ioasAlloc();
+    const vm = VfioCdevHandle.open(m, m.host.findDevice(s.vmDevice)!.vfioDevIndex!);
+    vm.bind(io);
+    vm.attach(ioas);
+    const ramIova = s.window - 64n * MiB;
+    io.map({ ioas, iova: ramIova, length: 256n * MiB, userVa: m.sys.mmap(256 * 1024 * 1024) });
+    const before = io.iovaRanges(ioas);
+    t.is(before.calls, 2, "QEMU's probe (EMSGSIZE, the count written back), then the fetch");
+    t.true(before.ranges.some((r) => r.start <= s.window && s.window <= r.last), 'the window is usable in this IOAS');
+    const doorbell = s.doorbell;
+    t.is(rcCode(mapRaw(io, ioas, doorbell)), 'EINVAL', "the VM device's own reserved doorbell is the IOAS's now: a map into it is EINVAL");
+
+    const dev = m.host.hotplug(hotplugSpec(s.hotplugBdf));
+    t.true(bindVfioPci(m, s.hotplugBdf) > 0);
+    const hot = VfioCdevHandle.open(m, dev.vfioDevIndex!);
+    t.true(hot.bind(io) > 0);
+    t.is(dev.group!.owner !== null, true, 'bound: the group is owned for DMA');
+    t.throws(() => hot.attach(ioas), { code: 'EADDRINUSE' } as never);
+
+    const after = io.iovaRanges(ioas);
+    t.deepEqual(after.ranges, before.ranges);
+    t.is(after.alignment, before.alignment);
+    t.is(io.unmap(ioas, ramIova, 256n * MiB), 256n * MiB, 'the guest RAM mapping is still there, whole');
+    hot.close();
+    t.is(dev.group!.owner, null, 'DMA ownership given back with the cdev');
+    const other = io.ioasAlloc();
+    const again = VfioCdevHandle.open(m, dev.vfioDevIndex!);
+    again.bind(io);
+    t.true(again.attach(other) > 0, 'an IOAS without guest RAM over the window takes it');
+  });
+
+  test(`seed through iommufd: ${s.host}: the group path on an iommufd meets the window at GET_DEVICE_FD (EADDRINUSE)`, (t) => {
+    const m = seedMachine(s, { CONFIG_IOMMUFD: true });
+    const io = IommufdHandle.open(m);
+    const vmGroup = VfioGroupHandle.open(m, vfioGroupOf(m, s.vmDevice).id);
+    t.is(setContainerRaw(m, vmGroup.fd, io.fd), 0);
+    vmGroup.device(s.vmDevice);
+    const ioas = io.compatIoas();
+    const ramIova = s.window - 64n * MiB;
+    io.map({ ioas, iova: ramIova, length: 256n * MiB, userVa: m.sys.mmap(256 * 1024 * 1024) });
+    const before = io.iovaRanges(ioas);
+
+    const dev = m.host.hotplug(hotplugSpec(s.hotplugBdf));
+    t.true(bindVfioPci(m, s.hotplugBdf) > 0);
+    const hot = VfioGroupHandle.open(m, dev.group!.id);
+    t.is(setContainerRaw(m, hot.fd, io.fd), 0, 'unlike type1, SET_CONTAINER attaches nothing yet');
+    t.throws(() => hot.device(s.hotplugBdf), { code: 'EADDRINUSE' } as never);
+    t.deepEqual(io.iovaRanges(ioas).ranges, before.ranges);
+    t.is(io.unmap(ioas, ramIova, 256n * MiB), 256n * MiB);
+  });
+}
+
+/** IOAS_MAP of one page at a fixed IOVA, returning rc. */
+function mapRaw(io: IommufdHandle, ioas: number, iova: bigint): number {
+  const m = io.m;
+  const p = m.mem.alloc(encode(iommu_ioas_map, { size: iommu_ioas_map.size, flags: IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_FIXED_IOVA, ioas_id: ioas, user_va: m.sys.mmap(4096), length: 4096n, iova }));
+  return m.sys.ioctl(io.fd, IOMMU_IOAS_MAP, p);
 }

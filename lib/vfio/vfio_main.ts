@@ -14,10 +14,14 @@ import type { KernelProfile } from '../kernel/profile';
 import { U32_MAX } from '../kernel/limits';
 import { Ida } from '../model/ida';
 import type { IommuGroup, PciDevice } from '../model/host';
+import type { IommufdDevice } from '../iommufd/device';
+import type { IommufdCtx } from '../iommufd/main';
 import type { File, FileOperations, MmapRequest, MmapResult } from '../task/file_table';
 import type { Task } from '../task/sched';
 import {
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT,
   VFIO_DEVICE_BIND_IOMMUFD,
+  VFIO_DEVICE_DETACH_IOMMUFD_PT,
   VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_FEATURE_GET,
   VFIO_DEVICE_FEATURE_MASK,
@@ -32,8 +36,17 @@ import {
 } from '../uapi';
 import type { VfioIommuDriverOps } from './container';
 import { vfioContainerInit } from './container';
-import { vfioDeviceCdevAdd, vfioDeviceCdevSysfs, vfioDfIoctlBindIommufd } from './device_cdev';
-import { VfioGroup, vfioDeviceGroupUnuseIommu, vfioGroupRegister, vfioGroupUnregister } from './group';
+import {
+  vfioDeviceCdevAdd,
+  vfioDeviceCdevSysfs,
+  vfioDeviceFopsCdevOpen,
+  vfioDfIoctlAttachPt,
+  vfioDfIoctlBindIommufd,
+  vfioDfIoctlDetachPt,
+  vfioDfUnbindIommufd,
+} from './device_cdev';
+import { VfioGroup, vfioDeviceGroupUnuseIommu, vfioGroupFilePut, vfioGroupRegister, vfioGroupUnregister } from './group';
+import { vfioDfIommufdUnbind } from './iommufd';
 
 /** `VFIO_MINOR` in include/linux/miscdevice.h */
 export const VFIO_MINOR = 196;
@@ -62,6 +75,12 @@ export class VfioDevice {
   core: unknown;
   /** Unregisters /dev/vfio/devices/vfioN. */
   cdevDel: (() => void) | undefined;
+  /** `vdev->iommufd_device`: bound to an iommufd (cdev BIND_IOMMUFD, or a group on an iommufd). */
+  iommufdDevice: IommufdDevice | undefined;
+  /** `vdev->iommufd_attached` */
+  iommufdAttached = false;
+  /** `cdev_opened`: a cdev fd is bound. */
+  cdevOpened = false;
 
   constructor(
     readonly st: VfioState,
@@ -79,10 +98,16 @@ export class VfioDevice {
   }
 }
 
-/** `struct vfio_device_file` */
+/** `struct vfio_device_file`: `group` is null for a cdev fd. */
 export interface VfioDeviceFile {
   readonly device: VfioDevice;
-  readonly group: VfioGroup;
+  readonly group: VfioGroup | null;
+  /** The iommufd the device is opened through (cdev BIND, or the group's). */
+  iommufd?: IommufdCtx | undefined;
+  /** The iommufd device id (valid with `iommufd`). */
+  devid?: number;
+  /** The fd may reach the driver (after BIND_IOMMUFD on a cdev; at once on the group path). */
+  accessGranted: boolean;
 }
 
 /** One machine's VFIO: the objects the kernel keeps in `struct vfio` and on its lists. */
@@ -192,7 +217,7 @@ export function vfioRegisterGroupDev(st: VfioState, pdev: PciDevice, ops: VfioDe
   }
   const vdev = new VfioDevice(st, pdev, ops);
   try {
-    if (st.kernel.has('vfio_device_cdev')) vfioDeviceCdevAdd(st, vdev);
+    if (st.kernel.has('vfio_device_cdev')) vfioDeviceCdevAdd(st, vdev, vfioDeviceCdevBuilt(st) && !ig.noiommu);
     vfioGroupRegister(st.groupFor(ig));
   } catch (e) {
     vdev.cdevDel?.();
@@ -232,11 +257,28 @@ export function vfioUnregisterGroupDev(st: VfioState, pdev: PciDevice): void {
  * `vfio_device_fops`: every device fd ioctl but VFIO_DEVICE_FEATURE goes to the driver.
  * @see drivers/vfio/vfio_main.c:vfio_device_fops_unl_ioctl
  */
+/** CONFIG_VFIO_DEVICE_CDEV is built (and the kernel has the cdev). */
+export const vfioDeviceCdevBuilt = (st: VfioState): boolean => st.k.kconfig.CONFIG_VFIO_DEVICE_CDEV && st.kernel.has('vfio_device_cdev');
+
+/**
+ * `vfio_device_fops` ioctl: BIND_IOMMUFD first (ENOTTY without the cdev built), then nothing
+ * reaches the device before access is granted (EINVAL); the cdev-only ATTACH/DETACH_IOMMUFD_PT,
+ * VFIO_DEVICE_FEATURE, and the driver.
+ * @see drivers/vfio/vfio_main.c:vfio_device_fops_unl_ioctl
+ */
 function vfioDeviceFopsUnlIoctl(f: File<VfioDeviceFile>, cmd: number, arg: bigint, current: Task): number {
-  const device = f.privateData.device;
+  const df = f.privateData;
+  const device = df.device;
   if (device.gone) throw kerr('ENODEV');
-  // With CONFIG_VFIO_DEVICE_CDEV every device fd routes BIND_IOMMUFD to the cdev handler.
-  if (cmd === VFIO_DEVICE_BIND_IOMMUFD && device.st.kernel.has('vfio_device_cdev')) return vfioDfIoctlBindIommufd(device.st, device.pdev, true, arg, current);
+  if (cmd === VFIO_DEVICE_BIND_IOMMUFD) {
+    if (!vfioDeviceCdevBuilt(device.st)) throw kerr('ENOTTY');
+    return vfioDfIoctlBindIommufd(df, arg, current);
+  }
+  if (!df.accessGranted) throw kerr('EINVAL');
+  if (vfioDeviceCdevBuilt(device.st) && !df.group) {
+    if (cmd === VFIO_DEVICE_ATTACH_IOMMUFD_PT) return vfioDfIoctlAttachPt(df, arg, current);
+    if (cmd === VFIO_DEVICE_DETACH_IOMMUFD_PT) return vfioDfIoctlDetachPt(df, arg, current);
+  }
   if (cmd === VFIO_DEVICE_FEATURE) return vfioIoctlDeviceFeature(arg, current);
   return device.ops.ioctl(device, cmd, arg, current);
 }
@@ -244,12 +286,14 @@ function vfioDeviceFopsUnlIoctl(f: File<VfioDeviceFile>, cmd: number, arg: bigin
 function vfioDeviceFopsRead(f: File<VfioDeviceFile>, len: number, pos: bigint): Uint8Array {
   const d = f.privateData.device;
   if (d.gone) throw kerr('ENODEV');
+  if (!f.privateData.accessGranted) throw kerr('EINVAL');
   return d.ops.read(d, len, pos);
 }
 
 function vfioDeviceFopsWrite(f: File<VfioDeviceFile>, data: Uint8Array, pos: bigint): number {
   const d = f.privateData.device;
   if (d.gone) throw kerr('ENODEV');
+  if (!f.privateData.accessGranted) throw kerr('EINVAL');
   return d.ops.write(d, data, pos);
 }
 
@@ -257,13 +301,19 @@ function vfioDeviceFopsWrite(f: File<VfioDeviceFile>, data: Uint8Array, pos: big
 function vfioDeviceFopsMmap(f: File<VfioDeviceFile>, req: MmapRequest): MmapResult {
   const d = f.privateData.device;
   if (d.gone) throw kerr('ENODEV');
+  if (!f.privateData.accessGranted) throw kerr('EINVAL');
   if (!d.ops.mmap) throw kerr('EINVAL');
   return d.ops.mmap(d, req);
 }
 
-/** @see drivers/vfio/vfio_main.c:vfio_device_fops_release → vfio_df_group_close */
+/**
+ * A group fd's device closes; a cdev fd unbinds from its iommufd.
+ * @see drivers/vfio/vfio_main.c:vfio_device_fops_release → vfio_df_group_close, vfio_df_unbind_iommufd
+ */
 function vfioDeviceFopsRelease(f: File<VfioDeviceFile>): void {
-  vfioDfClose(f.privateData);
+  const df = f.privateData;
+  if (df.group) vfioDfClose(df);
+  else vfioDfUnbindIommufd(df);
 }
 
 export const vfioDeviceFops = {
@@ -275,9 +325,21 @@ export const vfioDeviceFops = {
   mmap: vfioDeviceFopsMmap,
 } as const satisfies FileOperations<VfioDeviceFile>;
 
-/** @see drivers/vfio/vfio_main.c:vfio_df_open (the group path may open a device many times) */
+/** /dev/vfio/devices/vfioN: the same device fops, opened unbound. */
+export const vfioDeviceCdevFops = {
+  ...vfioDeviceFops,
+  name: 'vfio-dev',
+  open: (ctx: unknown, data: unknown) => vfioDeviceFopsCdevOpen(ctx, data),
+} as const satisfies FileOperations<VfioDeviceFile>;
+
+/**
+ * The group path may open a device many times, the cdev once (EINVAL). `firstOpen` binds the
+ * iommufd or takes the container.
+ * @see drivers/vfio/vfio_main.c:vfio_df_open, vfio_df_device_first_open
+ */
 export function vfioDfOpen(df: VfioDeviceFile, firstOpen: () => void): void {
   const device = df.device;
+  if (device.openCount !== 0 && !df.group) throw kerr('EINVAL');
   device.openCount++;
   if (device.openCount === 1) {
     try {
@@ -297,7 +359,11 @@ export function vfioDfClose(df: VfioDeviceFile): void {
   device.openCount--;
   if (device.openCount === 0) {
     device.ops.closeDevice(device);
-    vfioDeviceGroupUnuseIommu(df.group);
+    if (df.iommufd) {
+      vfioDfIommufdUnbind(df);
+      // The group path took the group file when it opened the device.
+      if (df.group?.openedFile) vfioGroupFilePut(df.group.openedFile);
+    } else vfioDeviceGroupUnuseIommu(df.group!);
   }
 }
 

@@ -39,7 +39,7 @@ import {
 } from '../uapi';
 import { VfioContainerHandle, VfioGroupHandle } from '../user/vfio';
 import { eventfd, eventfdCtx } from '../fs/eventfd';
-import { bindVfioPci, rcCode, vfioGroupOf } from '../testing/vfio';
+import { bindVfioPci, iommufdMachine, rcCode, vfioGroupOf } from '../testing/vfio';
 
 const NVME = '0000:02:00.0';
 
@@ -48,8 +48,8 @@ interface Dev {
   dfd: number;
 }
 
-function openDevice(bdf = NVME, kernel = 'latest', prepare?: (m: Machine) => void): Dev {
-  const m = createMachine('intel-vtd-server', { kernel });
+function openDevice(bdf = NVME, kernel = 'latest', prepare?: (m: Machine) => void, make = (k: string) => createMachine('intel-vtd-server', { kernel: k })): Dev {
+  const m = make(kernel);
   prepare?.(m);
   if (m.host.findDevice(bdf)!.driver !== 'vfio-pci') bindVfioPci(m, bdf);
   const c = VfioContainerHandle.open(m);
@@ -320,12 +320,13 @@ test('device fd: unknown ioctl ENOTTY; VFIO_DEVICE_FEATURE header checks; gone a
   t.is(d.m.sys.open('/dev/vfio/7', O_RDWR) < 0, true);
 });
 
-test('device fd from the group: BIND_IOMMUFD is EINVAL with the device cdev, vfio-pci ENOTTY before it', (t) => {
+test('device fd from the group: BIND_IOMMUFD is EINVAL with the device cdev built, ENOTTY without it or before it', (t) => {
   const bind = (d: Dev, argsz: number) => ioctl(d, 0x3b76, Uint8Array.from([argsz, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])).rc;
-  const d = openDevice();
+  const d = openDevice(NVME, 'latest', undefined, (k) => iommufdMachine('intel-vtd-server', { kernel: k }));
   t.is(rcCode(bind(d, 24)), 'EINVAL');
   t.is(rcCode(d.m.sys.ioctl(d.dfd, 0x3b76, 0n)), 'EFAULT');
-  t.is(rcCode(bind(openDevice(NVME, '6.1'), 24)), 'ENOTTY');
+  t.is(rcCode(bind(openDevice(), 24)), 'ENOTTY', 'CONFIG_VFIO_DEVICE_CDEV not set (it needs CONFIG_IOMMUFD)');
+  t.is(rcCode(bind(openDevice(NVME, '6.1', undefined, (k) => iommufdMachine('intel-vtd-server', { kernel: k })), 24)), 'ENOTTY', '6.1 has no cdev');
 });
 
 test('region read/write of zero bytes is 0 before any region check (vfio_pci_core_read/write)', (t) => {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { DEFAULT_HOST, FEATURES, HostFsError, PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile } from '../../lib/index';
+import { DEFAULT_HOST, FEATURES, HostFsError, PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile, resolveHost, type Kconfig, type TopologyInput } from '../../lib/index';
 import type { AbiPlugin } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
@@ -149,11 +149,16 @@ export function kernelArg(args: ParsedArgs): string | undefined {
   return kernel;
 }
 
-export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>): Machine {
+/** The machine of `--host`/`--kernel`/`--plugin`; `kconfig` builds that host with those options over its own. */
+export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<CommandIO, 'env'>, kconfig?: Partial<Kconfig>): Machine {
   const host = (args.values.host as string | undefined) ?? fallback;
   const kernel = kernelArg(args);
   const plugins = pluginsArg(args);
-  return createMachine(isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host, { kernel, ...(plugins.length ? { plugins } : {}) });
+  const opts = { kernel, ...(plugins.length ? { plugins } : {}) };
+  const topology = isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host;
+  if (!kconfig) return createMachine(topology, opts);
+  const src = (typeof topology === 'string' ? resolveHost(topology) : topology).source as TopologyInput & { kconfig?: Partial<Kconfig> };
+  return createMachine({ ...src, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput, opts);
 }
 
 /** A usage error when the machine's kernel predates `feature` ("VFIO is not on kernel 2.6 (since 3.6)"). */

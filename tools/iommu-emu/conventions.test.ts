@@ -100,6 +100,7 @@ test('every command that prints data has --json, and its output matches the sche
     ['cat', ['cat', '--json', '/sys/bus/pci/devices/0000:00:02.0']],
     ['vfio-info', ['vfio-info', '--json', '--group', '7']],
     ['vfio-info', ['vfio-info', '--json', '--group', '7', '--kernel', '5.3', '--type1']],
+    ['vfio-info', ['vfio-info', '--json', '--group', '7', '--iommufd']],
     ['validate', ['validate', '--json']],
     ['export', ['export', '--json', path.join(dir, 'tree')]],
     ['export', ['export', '--json', '--format', 'umockdev', path.join(dir, 'x.umockdev')]],

@@ -146,3 +146,25 @@ test('vfio-info prints the usable IOVA ranges VFIO reports after attaching a gro
   t.regex(none.err, /ENOENT.*\/dev\/vfio\/0/);
   t.is((await run('vfio-info')).code, 2);
 });
+
+test('vfio-info --iommufd binds the group\'s cdevs to an IOAS and prints the ranges the attach produces, against the IOMMU core\'s', async (t) => {
+  const r = await run('vfio-info', '--group', '7', '--iommufd');
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /^IOMMU_IOAS_IOVA_RANGES after attaching group 7 through iommufd \(kernel 6\.8\)\n {2}device {8}0000:02:00\.0 {2}\/dev\/vfio\/devices\/vfio0 {2}devid \d+\n/);
+  t.regex(r.out, /alignment {5}0x1000 \(4K\)\n/);
+  t.regex(r.out, /ioctls {8}2 \(QEMU's probe/);
+  t.regex(r.out, /usable IOVA ranges \(2\):\n {4}0x0000000000000000 0x00000000fedfffff\n {4}0x00000000fef00000 0x0000ffffffffffff\n/);
+  t.regex(r.out, /usable IOVA for the group \(what type1 reports\): the same\n$/);
+  const j = JSON.parse((await run('vfio-info', '--group', '4', '--host', 'arm64-smmuv3', '--iommufd', '--json')).out);
+  t.deepEqual(j.iova_ranges[0], { start: '0x0000000000000000', last: '0x0000000007ffffff' });
+  t.true(j.matches_group_usable_iova);
+  const old = await run('vfio-info', '--group', '7', '--iommufd', '--kernel', '5.15');
+  t.is(old.code, 2);
+  t.regex(old.err, /kernel 5\.15 has no iommufd \(6\.2 and later\)/);
+  t.regex((await run('vfio-info', '--group', '7', '--iommufd', '--kernel', '6.4')).err, /no VFIO device cdev \(6\.6 and later\)/);
+  t.is((await run('vfio-info', '--group', '7', '--iommufd', '--type1')).code, 2);
+  // A group reporting both a software and a hardware MSI window: iommufd refuses the combination.
+  const both = await run('vfio-info', '--group', '3', '--host', 'arm64-msi-bypass', '--iommufd');
+  t.is(both.code, 1);
+  t.regex(both.err, /EINVAL.*VFIO_DEVICE_ATTACH_IOMMUFD_PT/);
+});
