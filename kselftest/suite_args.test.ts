@@ -10,7 +10,7 @@ import { tempDir } from '../lib/testing/tmp';
 const ROOT = __dirname;
 
 const refused: [string[], RegExp][] = [
-  [['--hots', 'arm64-smmuv3'], /^unknown option '--hots' \(program options: --target, --host, --kernel, --plugin; put others after --\)$/],
+  [['--hots', 'arm64-smmuv3'], /^unknown option '--hots' \(program options: --target, --host, --kernel, --plugin, --kconfig; put others after --\)$/],
   [['--host', 'nope'], /^--host nope: \(document\): no built-in host named "nope" \(have: amd-epyc, /],
   [['--host', '/no/such.yaml'], /^--host \/no\/such\.yaml: \(document\): cannot read: ENOENT$/],
   [['--target', 'host'], /^--target "host": expected emulator \(default\) \| dir:PATH \| live$/],

@@ -137,7 +137,7 @@ test('every response of a session validates against the schema its route names',
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${url}${path}`, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const json = (await res.json()) as unknown;
-    const template = path.split('?')[0]!.replace(/\/machines\/[^/]+/, '/machines/{id}').replace(/\/containers\/c\d+/, '/containers/{cid}');
+    const template = path.split('?')[0]!.replace(/\/machines\/[^/]+/, '/machines/{id}').replace(/\/containers\/c\d+/, '/containers/{cid}').replace(/\/iommufd\/groups\/\d+/, '/iommufd/groups/{group}');
     const route = ROUTES.find((r) => r.method === method && r.path === template)!;
     t.truthy(route, `${method} ${template}`);
     const name = res.ok ? route.response : 'error';
@@ -168,7 +168,11 @@ test('every response of a session validates against the schema its route names',
     await call('POST', `/v1/machines/${m}/vfio/containers/${cid}/map`, { iova: 0x100000, size: '4096' });
     await call('POST', `/v1/machines/${m}/vfio/containers/${cid}/unmap`, { iova: '0x100000', size: 4096 });
     await call('DELETE', `/v1/machines/${m}/vfio/containers/${cid}`);
+    await call('GET', `/v1/machines/${m}/iommufd/groups/7`);
     await call('DELETE', `/v1/machines/${m}`);
+    const fd = (await call('POST', '/v1/machines', { host: 'intel-vtd-server', kconfig: { CONFIG_IOMMUFD: true } })).id as string;
+    await call('GET', `/v1/machines/${fd}/iommufd/groups/7`);
+    await call('DELETE', `/v1/machines/${fd}`);
     t.deepEqual(ROUTES.map((r) => `${r.method} ${r.path}`).filter((r) => !seen.has(r)), [], 'every route was exercised');
   } finally {
     await agent.close();

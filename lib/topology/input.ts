@@ -39,6 +39,7 @@ export interface TopologyInput {
     'vfio_iommu_type1.allow_unsafe_interrupts'?: boolean;
     'vfio_iommu_type1.dma_entry_limit'?: number;
     'vfio.enable_unsafe_noiommu_mode'?: boolean;
+    'iommufd.allow_unsafe_interrupts'?: boolean;
   };
   iommus: {
     name?: string;
@@ -169,7 +170,7 @@ export interface TopologyInput {
      */
     config?: string;
     /**
-     * network interface name of a NIC on a network driver (default: enp<bus>s<slot>[f<function>], udev's path name)
+     * network interface name of a NIC on a network driver (default: en[P<domain>]p<bus>s<slot>[f<function>], udev's path name; unique)
      */
     ifname?: string;
     /**
@@ -301,13 +302,21 @@ export interface TopologyInput {
      */
     CONFIG_VFIO_CONTAINER?: boolean;
     /**
-     * iommufd is built and loaded: /dev/iommu on kernels that have it, 6.2 and later (default false)
+     * iommufd is built and loaded: /dev/iommu on kernels that have it, 6.2 and later (default false, as in Debian's 6.12 config)
      */
     CONFIG_IOMMUFD?: boolean;
     /**
      * iommufd serves /dev/vfio/vfio as a compatibility container; needs CONFIG_IOMMUFD and CONFIG_VFIO_CONTAINER false (default false)
      */
     CONFIG_IOMMUFD_VFIO_CONTAINER?: boolean;
+    /**
+     * the iommufd selftest mock IOMMU driver and IOMMU_TEST_CMD; needs CONFIG_IOMMUFD (default false)
+     */
+    CONFIG_IOMMUFD_TEST?: boolean;
+    /**
+     * /dev/vfio/devices/vfioN on kernels that have it (6.6 and later); needs CONFIG_IOMMUFD (default: CONFIG_IOMMUFD)
+     */
+    CONFIG_VFIO_DEVICE_CDEV?: boolean;
   };
   /**
    * driver name → the kernel module that registers it (default: a built-in table, else the driver name with - as _, loadable)

@@ -63,7 +63,8 @@ variant('without the shim udevadm refuses the tree (its statfs is FUSE\'s, not s
 
 for (const who of WHO) {
   variant('stat: /sys is sysfs, the /dev/vfio nodes are the emulated kernel\'s character devices', have('stat') ? undefined : 'coreutils stat is missing', who, async (t) => {
-    const nodes = ['/dev/vfio/vfio', '/dev/vfio/7', '/dev/vfio/devices/vfio0'];
+    // The built-in hosts are built as Debian's kernels are, without CONFIG_IOMMUFD: no device cdev.
+    const nodes = ['/dev/vfio/vfio', '/dev/vfio/7'];
     const script = `stat -f -c "%t %T" /sys; stat -c "%n %F %t:%T %a" ${nodes.join(' ')}`;
     const r = await cli(['run', '--host', 'intel-vtd-server', '--', 'sh', '-c', script], { who });
     t.is(r.code, 0, r.stderr);
