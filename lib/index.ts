@@ -73,6 +73,7 @@ export {
   mountLive,
   openDirect,
   preloadLibraryPath,
+  preloadUnavailable,
   raiseIrqRemote,
   startHelper,
   PRELOAD_SOCKET,

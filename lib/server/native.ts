@@ -68,6 +68,14 @@ export function preloadLibraryPath(env: NodeJS.ProcessEnv = process.env): string
   return path.join(nativeDir(env), 'libiommu-emu-preload.so');
 }
 
+/** Why the preload shim cannot serve a program here (its server module or its library is not built), or undefined. */
+export function preloadUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const n = loadNative(env);
+  if (!n.ok) return n.reason;
+  const lib = preloadLibraryPath(env);
+  return nodeFs.existsSync(lib) ? undefined : `${lib} is not built (make)`;
+}
+
 let cached: { ok: true; binding: NativeBinding } | { ok: false; reason: string } | undefined;
 
 /** The native module, or why there is none (not built; built for another protocol). */

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { loadNative, preloadLibraryPath } from '../../../lib/index';
+import { preloadUnavailable } from '../../../lib/index';
 import { TEST_TMP, cli, leftovers, nobodyAvailable } from '../testing/cli';
 import { namespacesAvailable } from './run';
 
@@ -24,9 +24,8 @@ const QEMU = 'qemu-system-x86_64';
 
 function unavailable(): string | undefined {
   if (spawnSync(QEMU, ['--version'], { timeout: 20_000 }).status !== 0) return `${QEMU} is not installed (Debian qemu-system-x86)`;
-  const n = loadNative();
-  if (!n.ok) return n.reason;
-  if (!fs.existsSync(preloadLibraryPath())) return `${preloadLibraryPath()} is not built (make)`;
+  const shim = preloadUnavailable();
+  if (shim) return shim;
   const ns = namespacesAvailable();
   if (!ns.ok) return `namespaces not allowed here: ${ns.reason}`;
   return undefined;

@@ -10,16 +10,15 @@ import test, { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createMachine, loadNative, preloadLibraryPath } from '../../../lib/index';
+import { createMachine, preloadUnavailable } from '../../../lib/index';
 import { BIN, TEST_TMP, cli, leftovers, nobodyAvailable } from '../testing/cli';
 import { namespacesAvailable } from './run';
 
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 function shimMissing(): string | undefined {
-  const n = loadNative();
-  if (!n.ok) return n.reason;
-  if (!fs.existsSync(preloadLibraryPath())) return `${preloadLibraryPath()} is not built (make)`;
+  const shim = preloadUnavailable();
+  if (shim) return shim;
   const ns = namespacesAvailable();
   if (!ns.ok) return `namespaces not allowed here: ${ns.reason}`;
   return undefined;
