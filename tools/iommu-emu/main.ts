@@ -24,7 +24,7 @@ export function help(): string {
     ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(w)}${c.summary}`),
     '',
     'HOST is a built-in host name (see `iommu-emu hosts`) or a topology file (.json/.yaml).',
-    'Commands that print data take --json; the schemas of their output are in lib/schemas/cli/.',
+    'Commands that print data take --json; the schemas of their output are in lib/schemas/cli/\n(usable, check-guest, plan, msi-place, diff-abi: lib/vmm/schemas/).',
     '',
     'Input files must be regular files; their sizes are capped (BYTES: 4096, 64k, 16M, 1G):',
     ...limitsHelp(),
