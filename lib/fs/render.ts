@@ -17,6 +17,7 @@ import { toNodeFsError } from './node_errors';
 
 interface MemfsNode {
   mode: number;
+  makeSymlink(target: string): void;
   rdev: number;
   uid: number;
   gid: number;
@@ -25,6 +26,15 @@ interface MemfsNode {
   read(buf: Uint8Array, off?: number, len?: number, pos?: number): number;
   write(buf: Buffer, off?: number, len?: number, pos?: number): number;
   truncate(len?: number): void;
+}
+
+interface MemfsLink {
+  getNode(): MemfsNode;
+  createChild(name: string, node: MemfsNode): MemfsLink;
+}
+interface MemfsCore {
+  getLinkOrThrow(path: string): MemfsLink;
+  createNode(mode: number): MemfsNode;
 }
 
 /** sysfs gives a text attribute the size of its buffer. @see fs/sysfs/file.c:sysfs_add_file_mode_ns */
@@ -80,10 +90,26 @@ export class MemfsRenderer {
     return this.owner.get(path)?.nodes.get(path);
   }
 
+  /** memfs keeps inodes behind its Superblock; the renderer is the one place that reaches them. */
+  private get core(): MemfsCore {
+    return (this.vol as unknown as { _core: MemfsCore })._core;
+  }
+
   private node(path: string): MemfsNode {
-    // memfs keeps inodes behind its Superblock; the renderer is the one place that reaches them.
-    const core = (this.vol as unknown as { _core: { getLinkOrThrow(p: string): { getNode(): MemfsNode } } })._core;
-    return core.getLinkOrThrow(path).getNode();
+    return this.core.getLinkOrThrow(path).getNode();
+  }
+
+  /**
+   * A new entry `p` holding a fresh inode of `mode`, linked straight into its parent directory.
+   * Not through `vol.mkdirSync`/`writeFileSync`: those walk the path checking search permission on
+   * every component, and memfs asks `process.getuid()` for each check, which was over a quarter
+   * of building a large host. The renderer owns /sys and /dev, so there is nothing to check.
+   */
+  private create(p: string, mode: number): MemfsNode {
+    const core = this.core;
+    const node = core.createNode(mode);
+    core.getLinkOrThrow(parentOf(p) || '/').createChild(p.slice(p.lastIndexOf('/') + 1), node);
+    return node;
   }
 
   /** Bring the volume in step with `fragments` (every fragment, each key once). */
@@ -169,26 +195,25 @@ export class MemfsRenderer {
     this.ensureParent(p);
     switch (n.kind) {
       case 'dir':
-        this.vol.mkdirSync(p, 0o755);
+        this.create(p, constants.S_IFDIR | 0o755);
         this.setDirMode(p, n.mode ?? 0o755, false);
         break;
-      case 'link':
-        this.vol.symlinkSync(n.target, p);
+      case 'link': {
         // kernfs links are lrwxrwxrwx (memfs would make them 0666).
-        this.node(p).mode = constants.S_IFLNK | 0o777;
+        const node = this.create(p, constants.S_IFREG | 0o666);
+        node.makeSymlink(n.target);
+        node.mode = constants.S_IFLNK | 0o777;
         break;
+      }
       case 'chardev': {
-        this.vol.writeFileSync(p, '');
-        const node = this.node(p);
-        node.mode = constants.S_IFCHR | n.mode;
+        const node = this.create(p, constants.S_IFCHR | n.mode);
         node.rdev = makedev(n.major, n.minor);
         node.uid = n.uid ?? 0;
         node.gid = n.gid ?? 0;
         break;
       }
       case 'file': {
-        this.vol.writeFileSync(p, '');
-        const node = this.node(p);
+        const node = this.create(p, constants.S_IFREG | n.attr.mode);
         this.hook(p, node);
         node.mode = constants.S_IFREG | n.attr.mode;
         break;
@@ -208,7 +233,7 @@ export class MemfsRenderer {
     const d = parentOf(p);
     if (!d || this.current.has(d)) return;
     this.ensureParent(d);
-    this.vol.mkdirSync(d, 0o755);
+    this.create(d, constants.S_IFDIR | 0o755);
     this.current.set(d, IMPLIED_DIR);
     this.adopt(d);
   }
