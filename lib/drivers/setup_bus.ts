@@ -180,9 +180,10 @@ export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: re
   for (const [bdf, sec] of secondary)
     bridges.set(bdf, { primary: busOf(bdf), secondary: sec, subordinate: subordinate.get(bdf)!, ...windows.get(bdf) });
 
+  const byBdf = new Map(input.map((d) => [d.bdf, d]));
   const pcieType = new Map<string, number>();
   const typeOf = (d: DeviceSpec): number => {
-    const parent = d.parent === undefined ? undefined : input.find((x) => x.bdf === d.parent);
+    const parent = d.parent === undefined ? undefined : byBdf.get(d.parent);
     if (!isBridgeClass(d.class)) return parent ? PCI_EXP_TYPE_ENDPOINT : PCI_EXP_TYPE_RC_END;
     if (!parent) return PCI_EXP_TYPE_ROOT_PORT;
     return pcieType.get(parent.bdf) === PCI_EXP_TYPE_UPSTREAM ? PCI_EXP_TYPE_DOWNSTREAM : PCI_EXP_TYPE_UPSTREAM;
@@ -201,13 +202,16 @@ export function pciAssignResources(input: readonly DeviceSpec[], hostWindows: re
     const t = pcieType.get(d.bdf);
     if (t === undefined || t === PCI_EXP_TYPE_RC_END) continue;
     const down = t === PCI_EXP_TYPE_ROOT_PORT || t === PCI_EXP_TYPE_DOWNSTREAM;
-    const peer = down ? childrenOf(d.bdf).find((c) => c.pcie) : input.find((x) => x.bdf === d.parent && x.pcie);
+    const up = d.parent === undefined ? undefined : byBdf.get(d.parent);
+    const peer = down ? childrenOf(d.bdf).find((c) => c.pcie) : up?.pcie ? up : undefined;
     const a = pcieLinkCap(d);
     const b = peer && pcieLinkCap(peer);
     link.set(d.bdf, b ? { speed: Math.min(a.speed, b.speed), width: Math.min(a.width, b.width) } : { speed: a.speed, width: 0 });
   }
   const slot = (bdf: string) => bdf.slice(0, -2);
-  const multifunction = new Set(input.filter((d) => d.multifunction ?? input.some((o) => o !== d && slot(o.bdf) === slot(d.bdf))).map((d) => d.bdf));
+  const perSlot = new Map<string, number>();
+  for (const d of input) perSlot.set(slot(d.bdf), (perSlot.get(slot(d.bdf)) ?? 0) + 1);
+  const multifunction = new Set(input.filter((d) => d.multifunction ?? perSlot.get(slot(d.bdf))! > 1).map((d) => d.bdf));
   return { specs: input.map((d) => placed.get(d.bdf)!), bridges, pcieType, link, multifunction };
 }
 
