@@ -30,6 +30,7 @@ interface MemfsNode {
 
 interface MemfsLink {
   getNode(): MemfsNode;
+  getChild(name: string): MemfsLink | undefined;
   createChild(name: string, node: MemfsNode): MemfsLink;
 }
 interface MemfsCore {
@@ -107,8 +108,17 @@ export class MemfsRenderer {
    */
   private create(p: string, mode: number): MemfsNode {
     const core = this.core;
+    const parent = core.getLinkOrThrow(parentOf(p) || '/');
+    const name = p.slice(p.lastIndexOf('/') + 1);
+    // An entry the tree did not make (a node someone created through m.fs): kept, as
+    // mkdirSync/writeFileSync would have kept it, with the mode the tree gives it.
+    const had = parent.getChild(name)?.getNode();
+    if (had && (had.mode & constants.S_IFMT) === (mode & constants.S_IFMT)) {
+      had.mode = mode;
+      return had;
+    }
     const node = core.createNode(mode);
-    core.getLinkOrThrow(parentOf(p) || '/').createChild(p.slice(p.lastIndexOf('/') + 1), node);
+    parent.createChild(name, node);
     return node;
   }
 
