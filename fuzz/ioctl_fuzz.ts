@@ -114,7 +114,7 @@ interface Shadow {
 /** Calls made (for the figures), and per-outcome counts of the biased calls. */
 export const ioctlCounters = { calls: 0, mapOk: 0, irqOk: 0, outcomes: new Map<string, number>() };
 
-export class Harness {
+class Harness {
   readonly m: Machine;
   readonly fds: OpenFd[] = [];
   /** container fd → what its mappings must be. */
