@@ -9,7 +9,7 @@ export { DEFAULT_HOST, MAX_TOPOLOGY_BYTES, builtinHostNames, builtinHostPath, is
 export type { LoadOptions } from './hosts';
 export { HostFsError, canonicalDir, confinedFs, formatBytes, outputTarget, readRegularFile, readRegularTextFile, resolveInside } from './hostfs';
 export type { ByteLimit, ConfinedFs } from './hostfs';
-export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON } from './topology/topology';
+export { TOPOLOGY_GUIDE, TopologyError, parseTopology, topologyFromJSON, withKconfig } from './topology/topology';
 export type { Kconfig, Topology, TopologyInput, DeviceInput, IommuInput, TopologyIssue, DeviceSpec, IommuSpec, FirmwareSpec, IommuDriver, RecordedResvRegion, ResvTypeName } from './topology/topology';
 export { KERNEL_PROFILES, FEATURES, KernelProfile, kernelProfile } from './kernel/profile';
 export type { Feature } from './kernel/profile';
@@ -54,7 +54,7 @@ export { eventfd, eventfdCtx } from './fs/eventfd';
 export type { EventfdCtx } from './fs/eventfd';
 export { Agent, AgentClient, AgentClientError, AgentError, isLoopbackAddress, openapiDocument } from './agent';
 export type { AgentClientOptions, AgentOptions, ContainerEntry, MachineEntry, MappingEntry } from './agent';
-export { fileJson, hostJson, machineReport, notOnKernel, rangeJson, u64Json, unavailable, usableRanges, vfioIommuInfoJson } from './report';
+export { fileJson, hostJson, iommufdGroupJson, iommufdMatchesCore, machineReport, notOnKernel, rangeJson, u64Json, unavailable, usableRanges, vfioIommuInfoJson } from './report';
 export type { DeviceJson, FileJson, GroupJson, HostJson, MachineReport, RangeJson, ReservedRegionJson, UnavailableJson, VfioIommuInfoJson } from './report';
 export { AGENT_SCHEMA, CLI_SCHEMAS, COMMON_SCHEMA, schemaAjv } from './schemas';
 export type { JsonSchema } from './schemas';

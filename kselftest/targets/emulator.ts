@@ -3,7 +3,7 @@
  * `--target emulator` (the default): an emulated machine; `--host`, `--kernel` and `--kconfig`
  * pick it. The machine is built on first use, so a test that builds its own pays for one machine.
  */
-import { DEFAULT_HOST, createMachine, loadPluginFile, resolveHost, TopologyError, type Credentials, type Kconfig, type Machine, type TopologyInput } from '../../lib/index';
+import { DEFAULT_HOST, createMachine, loadPluginFile, resolveHost, TopologyError, withKconfig, type Credentials, type Kconfig, type Machine } from '../../lib/index';
 import { TargetError } from './dir';
 import type { Target } from './target';
 
@@ -41,9 +41,8 @@ export function emulatorTarget(opts: EmulatorTargetOptions = {}): Target {
       ...(opts.plugins?.length ? { plugins: opts.plugins.map((f) => loadPluginFile(f)) } : {}),
     };
     if (!kconfig) return createMachine(host, mopts);
-    const src = resolveHost(host).source as TopologyInput & { kconfig?: Partial<Kconfig> };
     try {
-      return createMachine({ ...src, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput, mopts);
+      return createMachine(withKconfig(resolveHost(host), kconfig), mopts);
     } catch (e) {
       if (e instanceof TopologyError) throw new TargetError(`--kconfig ${opts.kconfig}: ${e.message}`);
       throw e;

@@ -23,12 +23,12 @@ import type { Errno, KernelError } from '../errno';
 import { DEFAULT_HOST, builtinHostNames, loadBuiltinHost } from '../hosts';
 import { Machine, createMachine } from '../machine';
 import type { AbiPlugin } from '../plugin/plugin';
-import { TopologyError, topologyFromJSON } from '../topology/topology';
+import { TopologyError, topologyFromJSON, withKconfig } from '../topology/topology';
 import type { Topology } from '../topology/topology';
 import { U64_MAX } from '../model/iova';
 import { must, tryWriteAttr } from '../user/sys';
 import { VfioContainerHandle, VfioGroupHandle, vfio } from '../user/vfio';
-import { fileJson, hostJson, machineReport, rangeJson, u64Json, vfioIommuInfoJson } from '../report';
+import { fileJson, hostJson, iommufdGroupJson, machineReport, u64Json, vfioIommuInfoJson } from '../report';
 import { AGENT_SCHEMA, COMMON_SCHEMA, schemaAjv, type JsonSchema } from '../schemas';
 import { iommufdInfo } from '../user/iommufd';
 
@@ -455,10 +455,7 @@ export class Agent {
     let t: Topology;
     try {
       t = b.host !== undefined ? loadBuiltinHost(b.host) : topologyFromJSON(b.topology, 'body.topology');
-      if (b.kconfig) {
-        const src = t.source;
-        t = topologyFromJSON({ ...src, kconfig: { ...(src.kconfig ?? {}), ...b.kconfig } }, 'body.kconfig');
-      }
+      if (b.kconfig) t = withKconfig(t, b.kconfig, 'body.kconfig');
     } catch (err) {
       if (err instanceof TopologyError) throw new AgentError(400, 'EINVAL', err.message);
       throw err;
@@ -624,18 +621,7 @@ function machineJson(e: Entry) {
 function iommufdGroupInfo(m: Machine, group: string) {
   if (!/^\d{1,7}$/.test(group)) throw new AgentError(400, 'EINVAL', `group ${JSON.stringify(group)}: expected a group number`);
   if (!m.fs.existsSync('/dev/iommu')) throw new AgentError(404, 'ENODEV', `machine has no /dev/iommu: create it with kconfig {"CONFIG_IOMMUFD": true} on a kernel with iommufd (6.2+)`);
-  const i = iommufdInfo(m, Number(group));
-  const same = i.iovaRanges.length === i.groupUsableIova.length && i.iovaRanges.every((r, k) => r.start === i.groupUsableIova[k]!.start && r.last === i.groupUsableIova[k]!.last);
-  return {
-    group: i.group,
-    devices: i.devices,
-    ioas: i.ioas,
-    hwpt: i.hwpt,
-    alignment: u64Json(i.alignment),
-    iova_ranges: i.iovaRanges.map(rangeJson),
-    group_usable_iova: i.groupUsableIova.map(rangeJson),
-    matches_group_usable_iova: same,
-  };
+  return iommufdGroupJson(iommufdInfo(m, Number(group)));
 }
 
 function containerJson(e: Entry, c: ContainerEntry) {

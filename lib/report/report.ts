@@ -12,6 +12,7 @@ import { IovaRange, hex64 } from '../model/iova';
 import { parseResvLine, type ResvTypeString } from '../model/resv_region';
 import { explainGroupResvRegions, ignoredFirmware } from '../iommu/explain';
 import { must } from '../user/sys';
+import type { IommufdInfo } from '../user/iommufd';
 import type { Topology } from '../topology/topology';
 
 export interface RangeJson {
@@ -261,3 +262,20 @@ export function vfioIommuInfoJson(m: Machine, i: {
   };
 }
 
+/** The IOVA ranges an iommufd attach produced are the IOMMU core's usable IOVA of the group. */
+export const iommufdMatchesCore = (i: IommufdInfo): boolean =>
+  i.iovaRanges.length === i.groupUsableIova.length && i.iovaRanges.every((r, k) => r.start === i.groupUsableIova[k]!.start && r.last === i.groupUsableIova[k]!.last);
+
+/** A group's cdevs bound to /dev/iommu and attached to one IOAS (the agent's iommufd_group; vfio-info --iommufd --json adds the kernel and the ioctl count). */
+export function iommufdGroupJson(i: IommufdInfo) {
+  return {
+    group: i.group,
+    devices: i.devices,
+    ioas: i.ioas,
+    hwpt: i.hwpt,
+    alignment: u64Json(i.alignment),
+    iova_ranges: i.iovaRanges.map(rangeJson),
+    group_usable_iova: i.groupUsableIova.map(rangeJson),
+    matches_group_usable_iova: iommufdMatchesCore(i),
+  };
+}

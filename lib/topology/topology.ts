@@ -215,6 +215,14 @@ function valueAt(doc: unknown, ptr: string): unknown {
 /** Fields whose values become sysfs directory names (checked by sysfsNameProblem). */
 const SYSFS_NAME_FIELD = /^\/(?:iommus\/\d+\/name|devices\/\d+\/driver)$/;
 
+/**
+ * `t` built with `kconfig` over its own options, validated again under the name `file`: Kconfig's
+ * `depends on` lines are topology errors (CONFIG_IOMMUFD_VFIO_CONTAINER without CONFIG_IOMMUFD, …).
+ */
+export function withKconfig(t: Topology, kconfig: Partial<Kconfig>, file = '<topology>'): Topology {
+  return topologyFromJSON({ ...t.source, kconfig: { ...(t.source.kconfig ?? {}), ...kconfig } }, file);
+}
+
 /** Validate a parsed document (the memfs `fromJSON` idiom). Throws TopologyError. */
 export function topologyFromJSON(doc: unknown, file = '<topology>'): Topology {
   const inexact: { path: string; value: number }[] = [];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { DEFAULT_HOST, FEATURES, HostFsError, PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile, resolveHost, type Kconfig, type TopologyInput } from '../../lib/index';
+import { DEFAULT_HOST, FEATURES, HostFsError, PluginError, createMachine, isTopologyPath, loadPluginFile, loadTopologyFile, Machine, parseKernelVersion, readRegularTextFile, resolveHost, withKconfig, type Kconfig } from '../../lib/index';
 import type { AbiPlugin } from '../../lib/index';
 import type { CommandIO } from './io';
 import { UsageError } from './errors';
@@ -157,8 +157,7 @@ export function machineFrom(args: ParsedArgs, fallback: string, io: Pick<Command
   const opts = { kernel, ...(plugins.length ? { plugins } : {}) };
   const topology = isTopologyPath(host) ? loadTopologyFile(host, { limit: inputLimits(io.env).topology }) : host;
   if (!kconfig) return createMachine(topology, opts);
-  const src = (typeof topology === 'string' ? resolveHost(topology) : topology).source as TopologyInput & { kconfig?: Partial<Kconfig> };
-  return createMachine({ ...src, kconfig: { ...(src.kconfig ?? {}), ...kconfig } } as TopologyInput, opts);
+  return createMachine(withKconfig(typeof topology === 'string' ? resolveHost(topology) : topology, kconfig), opts);
 }
 
 /** A usage error when the machine's kernel predates `feature` ("VFIO is not on kernel 2.6 (since 3.6)"). */

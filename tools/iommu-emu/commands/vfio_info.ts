@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-import { DEFAULT_HOST, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, hex64, iommufdInfo, notOnKernel, rangeJson, u64Json, vfioInfo, vfioIommuInfoJson } from '../../../lib/index';
+import { DEFAULT_HOST, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, hex64, iommufdGroupJson, iommufdInfo, iommufdMatchesCore, notOnKernel, u64Json, vfioInfo, vfioIommuInfoJson } from '../../../lib/index';
 import type { IommufdInfo, Machine, VfioInfo } from '../../../lib/index';
 import { Command, flag, hostOptions, jsonOption, jsonText, machineFrom, needKernel, str } from '../command';
 import { UsageError } from '../errors';
@@ -29,9 +29,6 @@ export function formatVfioInfo(m: Machine, i: VfioInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
-const sameRanges = (i: IommufdInfo): boolean =>
-  i.iovaRanges.length === i.groupUsableIova.length && i.iovaRanges.every((r, k) => r.start === i.groupUsableIova[k]!.start && r.last === i.groupUsableIova[k]!.last);
-
 export function formatIommufdInfo(i: IommufdInfo): string {
   const lines = [`IOMMU_IOAS_IOVA_RANGES after attaching group ${i.group} through iommufd (kernel ${i.kernel})`];
   for (const d of i.devices) lines.push(`  device        ${d.bdf}  ${d.cdev}  devid ${d.devid}`);
@@ -42,7 +39,7 @@ export function formatIommufdInfo(i: IommufdInfo): string {
     `  usable IOVA ranges (${i.iovaRanges.length}):`,
   );
   for (const r of i.iovaRanges) lines.push(`    0x${hex64(r.start)} 0x${hex64(r.last)}`);
-  if (sameRanges(i)) lines.push("  the IOMMU core's usable IOVA for the group (what type1 reports): the same");
+  if (iommufdMatchesCore(i)) lines.push("  the IOMMU core's usable IOVA for the group (what type1 reports): the same");
   else {
     lines.push(`  the IOMMU core's usable IOVA for the group differs (${i.groupUsableIova.length}):`);
     for (const r of i.groupUsableIova) lines.push(`    0x${hex64(r.start)} 0x${hex64(r.last)}`);
@@ -50,20 +47,11 @@ export function formatIommufdInfo(i: IommufdInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** --iommufd --json, in the agent's vocabulary (its GET …/iommufd/groups/:group) with the kernel and the ioctl count. */
-const iommufdJson = (i: IommufdInfo) => ({
-  group: i.group,
-  kernel: i.kernel,
-  iommu_type: 'iommufd' as const,
-  devices: i.devices,
-  ioas: i.ioas,
-  hwpt: i.hwpt,
-  alignment: u64Json(i.alignment),
-  calls: i.calls,
-  iova_ranges: i.iovaRanges.map(rangeJson),
-  group_usable_iova: i.groupUsableIova.map(rangeJson),
-  matches_group_usable_iova: sameRanges(i),
-});
+/** --iommufd --json: the agent's iommufd_group with the kernel and the ioctl count. */
+const iommufdJson = (i: IommufdInfo) => {
+  const { group, ...rest } = iommufdGroupJson(i);
+  return { group, kernel: i.kernel, iommu_type: 'iommufd' as const, ...rest, calls: i.calls };
+};
 
 export const vfioInfoCommand: Command = {
   summary: 'attach one group to a VFIO container (or, --iommufd, its cdevs to an IOAS) and print the usable IOVA it reports',
